@@ -1,0 +1,24 @@
+/**
+ * A telemetry sidecar for long computations: events, counts and timings leave the computing thread in batches and
+ * are handled by sinks in a dedicated worker, so the computation barely pays for them. `stop()` resolves only once
+ * every event sent before it was handled.
+ *
+ * @example Report from a loop
+ * ```ts
+ * import { startTelemetry } from "./mod.ts";
+ *
+ * const telemetry = await startTelemetry({ sinks: [] });
+ * for (let step = 0; step < 1000; step++) telemetry.event({ step, loss: 1 / (step + 1) });
+ * const report = await telemetry.stop();
+ * console.assert(report.handled === 1000);
+ * ```
+ *
+ * @module
+ */
+export { startTelemetry, stopTelemetry, Telemetry } from "./src/producer/telemetry.ts";
+export type { StopOptions, TelemetryStats } from "./src/producer/telemetry.ts";
+export { attachTelemetry } from "./src/producer/attach.ts";
+export type { TelemetryProducer } from "./src/producer/attach.ts";
+export type { SinkOption, TelemetryOptions } from "./src/producer/options.ts";
+export type { ProducerReport, SinkReport, StopReport } from "./src/protocol.ts";
+export type { EventBatch, ProducerMeta, Sink, SinkFactory } from "./src/sinks/sink.ts";

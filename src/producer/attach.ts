@@ -1,0 +1,50 @@
+import type { WelcomeMessage } from "../protocol.ts";
+import { receiveNow } from "../runtime/port.ts";
+import { Producer } from "./producer.ts";
+
+/** The sending side in another thread, from `attachTelemetry()`. */
+export interface TelemetryProducer {
+  /** Sends one event. Never blocks and never throws; after `close()` it is counted as dropped. */
+  event(value: unknown): void;
+  /** Posts the events buffered on this thread now (they are also posted at the end of each turn). */
+  flush(): void;
+  /** Posts what is buffered and ends this producer. */
+  close(): void;
+}
+
+/**
+ * Turns a port from `telemetry.connect()`, transferred to this thread, into a producer with the sending API.
+ *
+ * @example In a compute worker
+ * ```ts ignore
+ * import { attachTelemetry } from "@sidecar/telemetry";
+ *
+ * self.onmessage = (e) => {
+ *   const telemetry = attachTelemetry(e.data.port);
+ *   for (let i = 0; i < 1000; i++) telemetry.event({ chunk: i });
+ *   self.postMessage("done");
+ * };
+ * ```
+ *
+ * @param port The port from `telemetry.connect()`.
+ * @returns The producer.
+ * @throws {Error} When the port did not come from `connect()` or was attached already.
+ */
+export function attachTelemetry(port: MessagePort): TelemetryProducer {
+  const welcome = receiveNow(port) as WelcomeMessage | undefined;
+  if (welcome?.kind !== "welcome") {
+    throw new Error(
+      "attachTelemetry() needs a port from telemetry.connect() that was not attached yet: call connect() once per producer",
+    );
+  }
+  const producer = new Producer(
+    welcome.producer,
+    (message, transfer) => port.postMessage(message, transfer),
+    welcome.batchSize,
+  );
+  return {
+    event: (value) => producer.event(value),
+    flush: () => producer.post(),
+    close: () => producer.close(),
+  };
+}

@@ -1,0 +1,138 @@
+import type { SinkSpec } from "../protocol.ts";
+
+/** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
+export type SinkOption =
+  | "console"
+  | { readonly kind: "console" }
+  | {
+    readonly kind: "ndjson";
+    /** File to write, created or truncated at start. */
+    readonly path: string;
+  }
+  | {
+    readonly kind: "custom";
+    /** Absolute URL of the module, for example `new URL("./my_sink.ts", import.meta.url)`. */
+    readonly module: URL | string;
+    /** The module's export that builds the sink (a `SinkFactory`). Default `"createSink"`. */
+    readonly export?: string;
+    /** Structured-cloneable options passed to the factory. */
+    readonly options?: unknown;
+  };
+
+/** Options of `startTelemetry()`. */
+export interface TelemetryOptions {
+  /** Where events go. Default `["console"]`; an empty list handles events without output. */
+  readonly sinks?: readonly SinkOption[];
+  /** Events buffered on a thread before a batch is posted. Integer from 1 to 1,048,576; default 1024. */
+  readonly batchSize?: number;
+  /** Milliseconds to wait for the sidecar to report ready. Default 10,000. */
+  readonly startTimeout?: number;
+  /** Milliseconds `stop()` waits for the sidecar's answer before it terminates it. Default 10,000. */
+  readonly stopTimeout?: number;
+  /** The sidecar's module URL, for bundlers that move it. Default: the worker file shipped beside this module. */
+  readonly workerUrl?: URL | string;
+}
+
+/** Options with defaults applied and checked. */
+export interface ResolvedOptions {
+  readonly sinks: SinkSpec[];
+  readonly batchSize: number;
+  readonly startTimeout: number;
+  readonly stopTimeout: number;
+  readonly workerUrl: URL;
+}
+
+/**
+ * Applies defaults and checks every option.
+ *
+ * @throws {TypeError} Naming the first invalid option and what it accepts.
+ */
+export function resolveOptions(options: TelemetryOptions, defaultWorker: URL): ResolvedOptions {
+  return {
+    sinks: (options.sinks ?? ["console"]).map(resolveSink),
+    batchSize: integer("batchSize", options.batchSize, 1024, 1, 1 << 20),
+    startTimeout: duration("startTimeout", options.startTimeout, 10_000),
+    stopTimeout: duration("stopTimeout", options.stopTimeout, 10_000),
+    workerUrl: options.workerUrl === undefined ? defaultWorker : absoluteUrl("workerUrl", options.workerUrl),
+  };
+}
+
+function resolveSink(option: SinkOption, index: number): SinkSpec {
+  const at = `sinks[${index}]`;
+  if (option === "console") return { kind: "console" };
+  if (typeof option !== "object" || option === null) {
+    throw new TypeError(
+      `Invalid option ${at}: expected "console" or an object with a kind, got ${describe(option)}`,
+    );
+  }
+  switch (option.kind) {
+    case "console":
+      return { kind: "console" };
+    case "ndjson":
+      if (typeof option.path !== "string" || option.path === "") {
+        throw new TypeError(`Invalid option ${at}.path: expected a file path, got ${describe(option.path)}`);
+      }
+      return { kind: "ndjson", path: option.path };
+    case "custom": {
+      const name = option.export ?? "createSink";
+      if (typeof name !== "string" || name === "") {
+        throw new TypeError(`Invalid option ${at}.export: expected an export name, got ${describe(name)}`);
+      }
+      try {
+        structuredClone(option.options);
+      } catch {
+        throw new TypeError(`Invalid option ${at}.options: must be structured-cloneable plain data`);
+      }
+      return {
+        kind: "custom",
+        module: absoluteUrl(`${at}.module`, option.module).href,
+        export: name,
+        options: option.options,
+      };
+    }
+    default:
+      throw new TypeError(
+        `Invalid option ${at}.kind: ${describe((option as { kind?: unknown }).kind)} is not a sink kind; ` +
+          `use "console", "ndjson" or "custom"`,
+      );
+  }
+}
+
+function integer(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new TypeError(
+      `Invalid option ${name}: expected an integer from ${min} to ${max}, got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+function duration(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0) || value > 2 ** 31 - 1) {
+    throw new TypeError(`Invalid option ${name}: expected milliseconds above 0, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function absoluteUrl(name: string, value: URL | string): URL {
+  if (value instanceof URL) return value;
+  if (typeof value === "string" && URL.canParse(value)) return new URL(value);
+  throw new TypeError(
+    `Invalid option ${name}: expected an absolute URL such as new URL("./file.ts", import.meta.url), ` +
+      `got ${describe(value)}`,
+  );
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
+  return String(value);
+}

@@ -1,0 +1,290 @@
+import {
+  createSlot,
+  DROPPED,
+  type FromSidecar,
+  HANDLED,
+  type ProducerInfo,
+  type ProducerReport,
+  SENT,
+  type SinkReport,
+  type StopReport,
+  type SyncReply,
+  type WelcomeMessage,
+} from "../protocol.ts";
+import { spawnWorker, type WorkerHandle } from "../runtime/worker.ts";
+import { type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
+import { Producer } from "./producer.ts";
+
+/** Live counts, read without a message to the sidecar. */
+export interface TelemetryStats {
+  /** Calls of `event()` on every producer. */
+  readonly sent: number;
+  /** Events every sink has handled. */
+  readonly handled: number;
+  /** Events refused after stop, or lost with the sidecar. */
+  readonly dropped: number;
+}
+
+/** Options of `stop()`. */
+export interface StopOptions {
+  /** Milliseconds to wait for the sidecar's answer; then it is terminated. Default: the `stopTimeout` option. */
+  readonly timeout?: number;
+}
+
+const SIDECAR_URL = new URL("../worker/sidecar_worker.ts", import.meta.url);
+
+/**
+ * A running telemetry sidecar and the sending side of the thread that started it.
+ *
+ * Create it with `startTelemetry()`. `event()` buffers and returns at once; `flush()` and `stop()` resolve once every
+ * event sent before them was handled by every sink.
+ */
+export class Telemetry implements AsyncDisposable {
+  readonly #handle: WorkerHandle;
+  readonly #options: ResolvedOptions;
+  readonly #producer: Producer;
+  readonly #producers: ProducerInfo[];
+  readonly #startedAt: number;
+  readonly #onDeath: Array<() => void> = [];
+  #holds = 0;
+  #dead = false;
+  #lastSinks: readonly SinkReport[] = [];
+  #stopping: Promise<StopReport> | undefined;
+
+  /** Use `startTelemetry()`; the constructor is internal. */
+  constructor(handle: WorkerHandle, options: ResolvedOptions, main: ProducerInfo, startedAt: number) {
+    this.#handle = handle;
+    this.#options = options;
+    this.#producers = [main];
+    this.#startedAt = startedAt;
+    this.#producer = new Producer(
+      main,
+      (message, transfer) => handle.post(message, transfer),
+      options.batchSize,
+    );
+    handle.onExit(() => this.#die());
+    handle.onError(() => this.#die());
+  }
+
+  /**
+   * Sends one event to the sidecar. Never blocks and never throws: after `stop()` the event is counted as dropped.
+   *
+   * @param value Any value; structured-cloneable values arrive as they are, others as plain data.
+   */
+  event(value: unknown): void {
+    this.#producer.event(value);
+  }
+
+  /** Live counts over every producer. */
+  get stats(): TelemetryStats {
+    const { sent, handled, dropped } = this.#count();
+    return { sent, handled, dropped };
+  }
+
+  /**
+   * Resolves once every event sent before this call (on any producer) was handled by every sink, and each sink's
+   * `flush()` ran. The sidecar keeps running. Resolves at once after `stop()` or when the sidecar is gone.
+   */
+  async flush(): Promise<void> {
+    if (this.#stopping || this.#dead) return;
+    this.#producer.post();
+    const reply = await this.#request("flush", this.#options.stopTimeout);
+    if (reply) this.#lastSinks = reply.sinks;
+  }
+
+  /**
+   * Stops the sidecar after every event sent before this call was handled and every sink was closed. Calling it
+   * again returns the same report.
+   *
+   * @param options `timeout`: milliseconds to wait for the sidecar before it is terminated.
+   * @returns Exact counts of the run.
+   */
+  stop(options: StopOptions = {}): Promise<StopReport> {
+    return this.#stopping ??= this.#stop(options.timeout ?? this.#options.stopTimeout);
+  }
+
+  /**
+   * Creates a producer port for another thread: transfer it to a worker, and there call `attachTelemetry(port)`.
+   * Every event sent through it before `stop()` is called is handled before `stop()` resolves.
+   *
+   * @param name Names the producer in reports and records. Default `"producer-<id>"`.
+   * @returns The port to transfer.
+   * @throws {Error} After `stop()`.
+   */
+  connect(name?: string): MessagePort {
+    if (this.#stopping) throw new Error("Telemetry is stopped: call connect() before stop()");
+    const id = this.#producers.length;
+    const info: ProducerInfo = { id, name: name ?? `producer-${id}`, slot: createSlot() };
+    const { port1, port2 } = new MessageChannel();
+    const welcome: WelcomeMessage = { kind: "welcome", producer: info, batchSize: this.#options.batchSize };
+    port1.postMessage(welcome);
+    this.#producers.push(info);
+    this.#handle.post({ kind: "connect", producer: info, port: port1 }, [port1]);
+    return port2;
+  }
+
+  /** Stops the sidecar at the end of an `await using` scope. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(timeout: number): Promise<StopReport> {
+    this.#producer.close();
+    const reply = this.#dead ? undefined : await this.#request("stop", timeout);
+    if (reply) this.#lastSinks = reply.sinks;
+    this.#dead = true;
+    void this.#handle.terminate();
+    const counts = this.#count();
+    return {
+      sent: counts.sent,
+      handled: counts.handled,
+      dropped: counts.dropped,
+      errors: this.#lastSinks.reduce((sum, s) => sum + s.errors, 0),
+      durationMs: performance.now() - this.#startedAt,
+      confirmed: reply !== undefined && reply.complete,
+      producers: counts.producers,
+      sinks: this.#lastSinks,
+    };
+  }
+
+  /** Sends a flush or stop request with a fresh reply port; resolves with the answer, or undefined on timeout. */
+  #request(kind: "flush" | "stop", timeout: number): Promise<SyncReply | undefined> {
+    const { port1, port2 } = new MessageChannel();
+    return new Promise((resolve) => {
+      const finish = (reply: SyncReply | undefined) => {
+        clearTimeout(timer);
+        port1.onmessage = null;
+        port1.close();
+        if (--this.#holds === 0) this.#handle.unref();
+        resolve(reply);
+      };
+      const timer = setTimeout(() => finish(undefined), timeout);
+      port1.onmessage = (event: MessageEvent) => finish(event.data as SyncReply);
+      this.#onDeath.push(() => finish(undefined));
+      if (this.#holds++ === 0) this.#handle.ref();
+      // The sidecar gives up waiting for late batches a little before the caller does, so it can still answer.
+      this.#handle.post({ kind, reply: port2, timeout: Math.max(0, timeout * 0.75) }, [port2]);
+    });
+  }
+
+  #die(): void {
+    if (this.#dead && this.#onDeath.length === 0) return;
+    this.#dead = true;
+    for (const callback of this.#onDeath.splice(0)) callback();
+  }
+
+  #count(): { sent: number; handled: number; dropped: number; producers: ProducerReport[] } {
+    let sent = 0;
+    let handled = 0;
+    let dropped = 0;
+    const producers = this.#producers.map((info): ProducerReport => {
+      const refused = Atomics.load(info.slot, DROPPED) >>> 0;
+      const accepted = Atomics.load(info.slot, SENT) >>> 0;
+      const done = Atomics.load(info.slot, HANDLED) >>> 0;
+      const lost = this.#dead ? accepted - done : 0;
+      const report = {
+        id: info.id,
+        name: info.name,
+        sent: accepted + refused,
+        handled: done,
+        dropped: refused + lost,
+      };
+      sent += report.sent;
+      handled += report.handled;
+      dropped += report.dropped;
+      return report;
+    });
+    return { sent, handled, dropped, producers };
+  }
+}
+
+/**
+ * Starts a telemetry sidecar: a worker that runs the sinks, off the calling thread.
+ *
+ * @example Send events and stop
+ * ```ts
+ * import { startTelemetry } from "./mod.ts";
+ *
+ * const telemetry = await startTelemetry({ sinks: [] });
+ * for (let i = 0; i < 100; i++) telemetry.event(i);
+ * const report = await telemetry.stop();
+ * console.assert(report.handled === 100);
+ * ```
+ *
+ * @param options Sinks, batch size and timeouts; see `TelemetryOptions`.
+ * @returns The running telemetry, once the sidecar reported ready.
+ * @throws {TypeError} When an option is invalid; the message names it.
+ * @throws {Error} When the sidecar cannot load, fails to build a sink, or is not ready within `startTimeout`.
+ */
+export async function startTelemetry(options: TelemetryOptions = {}): Promise<Telemetry> {
+  const startedAt = performance.now();
+  const resolved = resolveOptions(options, SIDECAR_URL);
+  let handle: WorkerHandle;
+  try {
+    handle = spawnWorker(resolved.workerUrl);
+  } catch (error) {
+    throw new Error(
+      `Telemetry worker could not be created from ${resolved.workerUrl.href}: ${message(error)}`,
+    );
+  }
+  const main: ProducerInfo = { id: 0, name: "main", slot: createSlot() };
+  await new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (text: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void handle.terminate();
+      reject(new Error(text));
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          `Telemetry worker did not start within ${resolved.startTimeout} ms: check that ${resolved.workerUrl.href} ` +
+            `is shipped and loads`,
+        ),
+      resolved.startTimeout,
+    );
+    handle.onMessage((data) => {
+      const reply = data as FromSidecar;
+      if (settled) return;
+      if (reply.kind === "ready") {
+        settled = true;
+        clearTimeout(timer);
+        handle.unref();
+        resolve();
+      } else if (reply.kind === "fatal") fail(`Telemetry worker failed to start: ${reply.message}`);
+    });
+    handle.onError((error) =>
+      fail(`Telemetry worker failed to load from ${resolved.workerUrl.href}: ${error.message}`)
+    );
+    handle.onExit(() => fail(`Telemetry worker exited before it was ready (${resolved.workerUrl.href})`));
+    handle.post({ kind: "init", sinks: resolved.sinks, producer: main });
+  });
+  return new Telemetry(handle, resolved, main, startedAt);
+}
+
+/**
+ * Stops a telemetry sidecar: the same as `telemetry.stop()`.
+ *
+ * @example Stop by function
+ * ```ts
+ * import { startTelemetry, stopTelemetry } from "./mod.ts";
+ *
+ * const telemetry = await startTelemetry({ sinks: [] });
+ * telemetry.event(42);
+ * const report = await stopTelemetry(telemetry);
+ * console.assert(report.sent === 1);
+ * ```
+ *
+ * @param telemetry The running telemetry.
+ * @param options `timeout` in milliseconds.
+ * @returns Exact counts of the run.
+ */
+export function stopTelemetry(telemetry: Telemetry, options?: StopOptions): Promise<StopReport> {
+  return telemetry.stop(options);
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,144 @@
+/**
+ * The wire format between producers and the sidecar: message kinds, the batch shape and the layout of each
+ * producer's shared counters. Both sides import this module and nothing else knows these shapes.
+ *
+ * @module
+ */
+
+/** Index of `sent` in a producer's counters: events accepted by `event()`, written by the producer. */
+export const SENT = 0;
+/** Index of `posted` in a producer's counters: events already posted in batches, written by the producer. */
+export const POSTED = 1;
+/** Index of `handled` in a producer's counters: events every sink has handled, written by the sidecar. */
+export const HANDLED = 2;
+/** Index of `dropped` in a producer's counters: events refused after stop or lost, written by the producer. */
+export const DROPPED = 3;
+/** Index of the doorbell: the sidecar sets it to ask a busy producer to post its buffer at its next event. */
+export const BELL = 4;
+/** Number of 32-bit slots per producer. */
+export const SLOT_LENGTH = 5;
+
+/**
+ * Creates the shared counters of one producer. Counts wrap at 2^32; readers compare with `(a - b) | 0`, which is
+ * exact while fewer than 2^31 events are in flight for one producer.
+ */
+export function createSlot(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(SLOT_LENGTH * Int32Array.BYTES_PER_ELEMENT));
+}
+
+/** How far count `a` is ahead of count `b`, with both wrapped to 32 bits. */
+export function countDelta(a: number, b: number): number {
+  return (a - b) | 0;
+}
+
+/** Options of one sink as they travel to the sidecar: plain, structured-cloneable data. */
+export type SinkSpec =
+  | { readonly kind: "console" }
+  | { readonly kind: "ndjson"; readonly path: string }
+  | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown };
+
+/** What the sidecar needs to start. */
+export interface InitMessage {
+  readonly kind: "init";
+  readonly sinks: readonly SinkSpec[];
+  readonly producer: ProducerInfo;
+}
+
+/** Identity and counters of one producer, sent to the sidecar when the producer is created. */
+export interface ProducerInfo {
+  readonly id: number;
+  readonly name: string;
+  readonly slot: Int32Array;
+}
+
+/**
+ * A batch of events from one producer. `times` holds `performance.now()` of the sending thread for each event;
+ * adding `origin` (that thread's `performance.timeOrigin`) gives epoch milliseconds.
+ */
+export interface BatchMessage {
+  readonly kind: "batch";
+  readonly origin: number;
+  readonly count: number;
+  readonly values: unknown[];
+  readonly times: Float64Array;
+}
+
+/** A new producer whose batches arrive on `port`; sent by `Telemetry.connect()`. */
+export interface ConnectMessage {
+  readonly kind: "connect";
+  readonly producer: ProducerInfo;
+  readonly port: MessagePort;
+}
+
+/** The first message waiting on a connected port, read synchronously by `attachTelemetry()`. */
+export interface WelcomeMessage {
+  readonly kind: "welcome";
+  readonly producer: ProducerInfo;
+  readonly batchSize: number;
+}
+
+/** A request that the sidecar answers on `reply` once every event sent before it was handled. */
+export interface SyncMessage {
+  readonly kind: "flush" | "stop";
+  readonly reply: MessagePort;
+  readonly timeout: number;
+}
+
+/** Messages from producers and the main thread to the sidecar. */
+export type ToSidecar = InitMessage | BatchMessage | ConnectMessage | SyncMessage;
+
+/** Messages from the sidecar to the thread that started it. */
+export type FromSidecar =
+  | { readonly kind: "ready" }
+  | { readonly kind: "fatal"; readonly message: string };
+
+/** Counts of one producer in a report. */
+export interface ProducerReport {
+  /** Producer id: 0 is the thread that called `startTelemetry()`. */
+  readonly id: number;
+  /** Name given to `connect()`, or `"main"`. */
+  readonly name: string;
+  /** Events accepted by `event()`. */
+  readonly sent: number;
+  /** Events every sink has handled. */
+  readonly handled: number;
+  /** Events refused (sent after stop) or lost (the sidecar did not confirm them in time). */
+  readonly dropped: number;
+}
+
+/** Errors of one sink in a report. */
+export interface SinkReport {
+  /** The sink's kind, or the export name of a custom sink. */
+  readonly name: string;
+  /** How many calls of the sink threw or rejected. */
+  readonly errors: number;
+  /** The first error's message, if any. */
+  readonly firstError?: string;
+}
+
+/** Exact counts at the end of a run, returned by `stop()`. */
+export interface StopReport {
+  /** Events accepted by `event()` on every producer. */
+  readonly sent: number;
+  /** Events every sink has handled. */
+  readonly handled: number;
+  /** Events refused after stop, or sent but not confirmed by the sidecar before the stop timeout. */
+  readonly dropped: number;
+  /** Sink calls that threw or rejected. */
+  readonly errors: number;
+  /** Milliseconds from `startTelemetry()` to the end of `stop()`. */
+  readonly durationMs: number;
+  /** True when the sidecar answered; false when it timed out or died and the counts come from shared counters. */
+  readonly confirmed: boolean;
+  /** Counts per producer. */
+  readonly producers: readonly ProducerReport[];
+  /** Errors per sink. */
+  readonly sinks: readonly SinkReport[];
+}
+
+/** The sidecar's answer to a flush or stop request. */
+export interface SyncReply {
+  readonly kind: "done";
+  readonly sinks: readonly SinkReport[];
+  readonly complete: boolean;
+}

@@ -1,0 +1,20 @@
+import { writeSync } from "../runtime/stdio.ts";
+import { formatValue } from "./_format.ts";
+import type { EventBatch, Sink } from "./sink.ts";
+
+/**
+ * Prints `Event: <value>` per event on stdout and `Telemetry stopped` at close. Writes are synchronous from the
+ * sidecar's thread, so every line is out before `flush()` or `stop()` resolves.
+ */
+export function consoleSink(): Sink {
+  return {
+    handle(batch: EventBatch): void {
+      let text = "";
+      for (let i = 0; i < batch.length; i++) text += `Event: ${formatValue(batch.values[i])}\n`;
+      writeSync(1, text);
+    },
+    close(): void {
+      writeSync(1, "Telemetry stopped\n");
+    },
+  };
+}

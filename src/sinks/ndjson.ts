@@ -1,0 +1,24 @@
+import { openTextFile, type TextFile } from "../runtime/file.ts";
+import { toJsonLine } from "./_json.ts";
+import type { EventBatch, Sink } from "./sink.ts";
+
+/**
+ * Writes one JSON object per event to a file: `{"time":<epoch ms>,"producer":"<name>","value":<value>}`.
+ * Values are encoded by the rules of `toJsonLine`, so every line is valid JSON.
+ */
+export function ndjsonSink(path: string): Sink {
+  const file: TextFile = openTextFile(path);
+  return {
+    handle(batch: EventBatch): void {
+      const producer = JSON.stringify(batch.producer.name);
+      let text = "";
+      for (let i = 0; i < batch.length; i++) {
+        text += `{"time":${batch.times[i]},"producer":${producer},"value":${toJsonLine(batch.values[i])}}\n`;
+      }
+      file.write(text);
+    },
+    close(): void {
+      file.close();
+    },
+  };
+}

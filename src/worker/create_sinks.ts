@@ -1,0 +1,56 @@
+import type { SinkSpec } from "../protocol.ts";
+import { consoleSink } from "../sinks/console.ts";
+import { ndjsonSink } from "../sinks/ndjson.ts";
+import type { SinkFactory } from "../sinks/sink.ts";
+import type { NamedSink } from "./sidecar.ts";
+
+/**
+ * Builds the sinks inside the sidecar, loading custom sink modules.
+ *
+ * @throws {Error} When a sink cannot be built; the message names the sink.
+ */
+export async function createSinks(specs: readonly SinkSpec[]): Promise<NamedSink[]> {
+  const sinks: NamedSink[] = [];
+  for (const spec of specs) {
+    switch (spec.kind) {
+      case "console":
+        sinks.push({ name: "console", sink: consoleSink() });
+        break;
+      case "ndjson":
+        try {
+          sinks.push({ name: "ndjson", sink: ndjsonSink(spec.path) });
+        } catch (error) {
+          throw new Error(`NDJSON sink cannot open ${spec.path}: ${message(error)}`);
+        }
+        break;
+      case "custom":
+        sinks.push({ name: spec.export, sink: await loadCustom(spec) });
+        break;
+    }
+  }
+  return sinks;
+}
+
+async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
+  let module: Record<string, unknown>;
+  try {
+    module = await import(spec.module);
+  } catch (error) {
+    throw new Error(`Custom sink module ${spec.module} failed to load: ${message(error)}`);
+  }
+  const factory = module[spec.export];
+  if (typeof factory !== "function") {
+    throw new Error(`Custom sink module ${spec.module} has no function export "${spec.export}"`);
+  }
+  const sink = await (factory as SinkFactory)(spec.options);
+  if (typeof sink?.handle !== "function") {
+    throw new Error(
+      `Custom sink "${spec.export}" from ${spec.module} returned no object with a handle() method`,
+    );
+  }
+  return sink;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,180 @@
+import { writeSync } from "../runtime/stdio.ts";
+import {
+  type BatchMessage,
+  BELL,
+  countDelta,
+  HANDLED,
+  POSTED,
+  type ProducerInfo,
+  SENT,
+  type SinkReport,
+  type SyncMessage,
+  type SyncReply,
+} from "../protocol.ts";
+import type { EventBatch, ProducerMeta, Sink } from "../sinks/sink.ts";
+
+/** A sink with its name and error counts. */
+export interface NamedSink {
+  readonly name: string;
+  readonly sink: Sink;
+}
+
+interface SinkState extends NamedSink {
+  errors: number;
+  firstError?: string;
+}
+
+interface ProducerState {
+  readonly meta: ProducerMeta;
+  readonly slot: Int32Array;
+  readonly port: MessagePort | undefined;
+  /** Events received in batches, wrapped to 32 bits like the shared counters. */
+  received: number;
+  handled: number;
+}
+
+interface Waiter {
+  readonly targets: ReadonlyArray<readonly [ProducerState, number]>;
+  readonly resolve: () => void;
+}
+
+/**
+ * The receiving side: takes batches from every producer, hands them to each sink in arrival order, advances the
+ * shared `handled` counters, and answers flush and stop requests once everything sent before them was handled.
+ */
+export class Sidecar {
+  readonly #sinks: SinkState[];
+  readonly #producers = new Map<number, ProducerState>();
+  #waiters: Waiter[] = [];
+  #chain: Promise<void> = Promise.resolve();
+  #stopped = false;
+
+  constructor(sinks: readonly NamedSink[]) {
+    this.#sinks = sinks.map((s) => ({ ...s, errors: 0 }));
+  }
+
+  /** Registers a producer; its batches come through `port`, or through `receive()` when it has none. */
+  addProducer(info: ProducerInfo, port?: MessagePort): void {
+    const state: ProducerState = {
+      meta: { id: info.id, name: info.name },
+      slot: info.slot,
+      port,
+      received: 0,
+      handled: 0,
+    };
+    this.#producers.set(info.id, state);
+    if (port) {
+      port.onmessage = (event: MessageEvent) => {
+        const data = event.data as BatchMessage;
+        if (data?.kind === "batch") this.#receive(state, data);
+      };
+    }
+  }
+
+  /** Takes a batch that arrived on the control channel from producer `id`. */
+  receive(id: number, batch: BatchMessage): void {
+    const state = this.#producers.get(id);
+    if (state) this.#receive(state, batch);
+  }
+
+  /** Answers a flush or stop request on its reply port once every event sent before it was handled. */
+  async sync(request: SyncMessage): Promise<void> {
+    const stop = request.kind === "stop";
+    const complete = await this.#caughtUp(request.timeout);
+    await this.#enqueue(async () => {
+      for (const s of this.#sinks) await this.#call(s, "flush");
+      if (stop) {
+        for (const s of this.#sinks) await this.#call(s, "close");
+      }
+    });
+    if (stop) {
+      this.#stopped = true;
+      for (const p of this.#producers.values()) p.port?.close();
+    }
+    const reply: SyncReply = { kind: "done", sinks: this.#sinkReports(), complete };
+    request.reply.postMessage(reply);
+    request.reply.close();
+  }
+
+  #receive(state: ProducerState, batch: BatchMessage): void {
+    if (this.#stopped) return;
+    const { count, origin } = batch;
+    const times = batch.times;
+    for (let i = 0; i < count; i++) times[i]! += origin;
+    state.received = (state.received + count) | 0;
+    const view: EventBatch = { producer: state.meta, length: count, values: batch.values, times };
+    this.#enqueue(() => this.#handle(state, view));
+    if (this.#waiters.length > 0) this.#checkWaiters();
+  }
+
+  async #handle(state: ProducerState, batch: EventBatch): Promise<void> {
+    for (const s of this.#sinks) await this.#call(s, "handle", batch);
+    state.handled = (state.handled + batch.length) | 0;
+    Atomics.store(state.slot, HANDLED, state.handled);
+    Atomics.notify(state.slot, HANDLED);
+  }
+
+  async #call(s: SinkState, method: "handle" | "flush" | "close", batch?: EventBatch): Promise<void> {
+    try {
+      if (method === "handle") await s.sink.handle(batch!);
+      else await s.sink[method]?.();
+    } catch (error) {
+      s.errors++;
+      if (s.firstError === undefined) {
+        s.firstError = error instanceof Error ? error.message : String(error);
+        writeSync(
+          2,
+          `Telemetry sink ${s.name} failed: ${s.firstError} (later errors are counted in the stop report)\n`,
+        );
+      }
+    }
+  }
+
+  #enqueue(task: () => Promise<void>): Promise<void> {
+    this.#chain = this.#chain.then(task);
+    return this.#chain;
+  }
+
+  /** Resolves true once every producer's batches up to its current `sent` count arrived, false on timeout. */
+  #caughtUp(timeout: number): Promise<boolean> {
+    const targets: Array<readonly [ProducerState, number]> = [];
+    for (const p of this.#producers.values()) {
+      const sent = Atomics.load(p.slot, SENT);
+      if (countDelta(sent, p.received) <= 0) continue;
+      targets.push([p, sent]);
+      // Events still in a busy producer's buffer: ask it to post them at its next event.
+      if (countDelta(sent, Atomics.load(p.slot, POSTED)) > 0) Atomics.store(p.slot, BELL, 1);
+    }
+    if (targets.length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, timeout);
+      const waiter: Waiter = {
+        targets,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  #checkWaiters(): void {
+    this.#waiters = this.#waiters.filter((w) => {
+      const done = w.targets.every(([p, sent]) => countDelta(sent, p.received) <= 0);
+      if (done) w.resolve();
+      return !done;
+    });
+  }
+
+  #sinkReports(): SinkReport[] {
+    return this.#sinks.map((s) =>
+      s.firstError === undefined
+        ? { name: s.name, errors: s.errors }
+        : { name: s.name, errors: s.errors, firstError: s.firstError }
+    );
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * The sidecar's worker entry: waits for `init`, builds the sinks, reports ready, then serves the control channel.
+ *
+ * @module
+ */
+import { parentChannel } from "../runtime/parent.ts";
+import type { FromSidecar, ToSidecar } from "../protocol.ts";
+import { createSinks } from "./create_sinks.ts";
+import { Sidecar } from "./sidecar.ts";
+
+const parent = parentChannel();
+const send = (message: FromSidecar) => parent.post(message);
+let sidecar: Sidecar | undefined;
+const early: ToSidecar[] = [];
+
+function serve(message: ToSidecar): void {
+  switch (message.kind) {
+    case "batch":
+      sidecar!.receive(0, message);
+      break;
+    case "connect":
+      sidecar!.addProducer(message.producer, message.port);
+      break;
+    case "flush":
+    case "stop":
+      void sidecar!.sync(message);
+      break;
+  }
+}
+
+parent.onMessage(async (data) => {
+  const message = data as ToSidecar;
+  if (sidecar) return serve(message);
+  if (message.kind !== "init") return void early.push(message);
+  try {
+    const created = new Sidecar(await createSinks(message.sinks));
+    created.addProducer(message.producer);
+    sidecar = created;
+    for (const m of early.splice(0)) serve(m);
+    send({ kind: "ready" });
+  } catch (error) {
+    send({ kind: "fatal", message: error instanceof Error ? error.message : String(error) });
+  }
+});

@@ -1,0 +1,1 @@
+export * from "deno-std/async/delay.js";
