@@ -82,7 +82,8 @@ export class Producer {
     values.length = count;
     const message: BatchMessage = { kind: "batch", origin: performance.timeOrigin, count, values, times };
     try {
-      this.#post(message, [times.buffer]);
+      // Timestamps are copied, not transferred: a refused batch must still have them for the retry below.
+      this.#post(message, []);
     } catch {
       // A value structured clone refuses (a function, a symbol, ...): convert the batch to plain data and retry.
       try {

@@ -1,1 +1,2 @@
+// @ts-self-types="./mod.d.ts"
 export * from "deno-std/assert/mod.js";

@@ -1,1 +1,2 @@
+// @ts-self-types="./deadline.d.ts"
 export * from "deno-std/async/deadline.js";

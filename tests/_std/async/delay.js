@@ -1,1 +1,2 @@
+// @ts-self-types="./delay.d.ts"
 export * from "deno-std/async/delay.js";

@@ -1,0 +1,56 @@
+import { describe, test } from "node:test";
+import { assert, assertRejects } from "@std/assert";
+import { startTelemetry, type TelemetryOptions } from "../mod.ts";
+
+describe("startTelemetry()", () => {
+  test("a worker file that does not exist rejects with a message naming it", async () => {
+    const workerUrl = new URL("./fixtures/missing_worker.ts", import.meta.url);
+    const started = performance.now();
+    const error = await assertRejects(() => startTelemetry({ workerUrl, startTimeout: 5_000 }), Error);
+    assert(error.message.startsWith("Telemetry worker"), error.message);
+    assert(error.message.includes("missing_worker"), error.message);
+    // A load failure is reported, not waited out: well inside the 5 s start timeout.
+    assert(performance.now() - started < 4_000, `rejected after ${performance.now() - started} ms`);
+  });
+
+  test("a worker that throws while loading rejects with its error", async () => {
+    const workerUrl = new URL("./fixtures/throwing_worker.ts", import.meta.url);
+    const error = await assertRejects(() => startTelemetry({ workerUrl, startTimeout: 5_000 }), Error);
+    assert(error.message.includes("fixture worker refuses to load"), error.message);
+  });
+
+  test("a worker that never reports ready rejects after startTimeout", async () => {
+    const workerUrl = new URL("./fixtures/silent_worker.ts", import.meta.url);
+    const started = performance.now();
+    await assertRejects(
+      () => startTelemetry({ workerUrl, startTimeout: 300 }),
+      Error,
+      "Telemetry worker did not start within 300 ms",
+    );
+    // The timeout is 300 ms; 3 s leaves room for a loaded CI machine.
+    assert(performance.now() - started < 3_000);
+  });
+
+  test("a custom sink module that does not exist rejects with the module named", async () => {
+    const module = new URL("./fixtures/no_such_sink.ts", import.meta.url);
+    const error = await assertRejects(() => startTelemetry({ sinks: [{ kind: "custom", module }] }), Error);
+    assert(error.message.includes("no_such_sink.ts"), error.message);
+    assert(error.message.startsWith("Telemetry worker failed to start: Custom sink module"), error.message);
+  });
+
+  test("invalid options are rejected with a message naming the option", async () => {
+    const cases: Array<[TelemetryOptions, string]> = [
+      [{ batchSize: -1 }, "Invalid option batchSize"],
+      [{ batchSize: 1.5 }, "Invalid option batchSize"],
+      [{ startTimeout: 0 }, "Invalid option startTimeout"],
+      [{ stopTimeout: NaN }, "Invalid option stopTimeout"],
+      [{ sinks: [{ kind: "nope" } as never] }, 'Invalid option sinks[0].kind: "nope" is not a sink kind'],
+      [{ sinks: ["console", { kind: "ndjson", path: "" }] }, "Invalid option sinks[1].path"],
+      [{ sinks: [{ kind: "custom", module: "./relative.ts" }] }, "Invalid option sinks[0].module"],
+      [{ sinks: [{ kind: "custom", module: "file:///x.ts", options: { f: () => 1 } }] }, "sinks[0].options"],
+    ];
+    for (const [options, message] of cases) {
+      await assertRejects(() => startTelemetry(options), TypeError, message);
+    }
+  });
+});
