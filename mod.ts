@@ -5,7 +5,7 @@
  *
  * @example Report from a loop
  * ```ts
- * import { startTelemetry } from "./mod.ts";
+ * import { startTelemetry } from "@sidecar/telemetry";
  *
  * const telemetry = await startTelemetry({ sinks: [] });
  * for (let step = 0; step < 1000; step++) telemetry.event({ step, loss: 1 / (step + 1) });

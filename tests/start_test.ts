@@ -34,7 +34,7 @@ describe("startTelemetry()", () => {
   test("a custom sink module that does not exist rejects with the module named", async () => {
     const module = new URL("./fixtures/no_such_sink.ts", import.meta.url);
     const error = await assertRejects(() => startTelemetry({ sinks: [{ kind: "custom", module }] }), Error);
-    assert(error.message.includes("no_such_sink.ts"), error.message);
+    assert(error.message.includes("no_such_sink"), error.message);
     assert(error.message.startsWith("Telemetry worker failed to start: Custom sink module"), error.message);
   });
 

@@ -126,7 +126,7 @@ function absoluteUrl(name: string, value: URL | string): URL {
   if (value instanceof URL) return value;
   if (typeof value === "string" && URL.canParse(value)) return new URL(value);
   throw new TypeError(
-    `Invalid option ${name}: expected an absolute URL such as new URL("./file.ts", import.meta.url), ` +
+    `Invalid option ${name}: expected an absolute URL, for example new URL(path, import.meta.url), ` +
       `got ${describe(value)}`,
   );
 }

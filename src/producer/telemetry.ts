@@ -203,7 +203,7 @@ export class Telemetry implements AsyncDisposable {
  *
  * @example Send events and stop
  * ```ts
- * import { startTelemetry } from "./mod.ts";
+ * import { startTelemetry } from "@sidecar/telemetry";
  *
  * const telemetry = await startTelemetry({ sinks: [] });
  * for (let i = 0; i < 100; i++) telemetry.event(i);
@@ -269,7 +269,7 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
  *
  * @example Stop by function
  * ```ts
- * import { startTelemetry, stopTelemetry } from "./mod.ts";
+ * import { startTelemetry, stopTelemetry } from "@sidecar/telemetry";
  *
  * const telemetry = await startTelemetry({ sinks: [] });
  * telemetry.event(42);
