@@ -25,6 +25,15 @@ describe("NDJSON sink", () => {
     assertAlmostEquals(lines[0]!.time, lines[2]!.time, 1_000);
   });
 
+  test("numbers and other values interleaved arrive in order, each as it was sent", async () => {
+    const path = join(tempDir(), "mixed.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }], batchSize: 4 });
+    const sent = [1, { a: 1 }, "s", 2.5, null, true, [3], -7, "end", 0, { b: [1, 2] }];
+    for (const value of sent) telemetry.event(value);
+    await telemetry.stop();
+    assertEquals(readNdjson(path).map((l) => l.value), sent);
+  });
+
   test("every line is valid JSON for values JSON cannot hold", () => {
     assertEquals(toJsonLine(NaN), '"NaN"');
     assertEquals(toJsonLine(Infinity), '"Infinity"');

@@ -23,7 +23,7 @@ export type SinkOption =
 export interface TelemetryOptions {
   /** Where events go. Default `["console"]`; an empty list handles events without output. */
   readonly sinks?: readonly SinkOption[];
-  /** Events buffered on a thread before a batch is posted. Integer from 1 to 1,048,576; default 1024. */
+  /** Events buffered on a thread before a batch is posted. Integer from 1 to 1,048,576; default 8192. */
   readonly batchSize?: number;
   /** Milliseconds to wait for the sidecar to report ready. Default 10,000. */
   readonly startTimeout?: number;
@@ -50,7 +50,7 @@ export interface ResolvedOptions {
 export function resolveOptions(options: TelemetryOptions, defaultWorker: URL): ResolvedOptions {
   return {
     sinks: (options.sinks ?? ["console"]).map(resolveSink),
-    batchSize: integer("batchSize", options.batchSize, 1024, 1, 1 << 20),
+    batchSize: integer("batchSize", options.batchSize, 8192, 1, 1 << 20),
     startTimeout: duration("startTimeout", options.startTimeout, 10_000),
     stopTimeout: duration("stopTimeout", options.stopTimeout, 10_000),
     workerUrl: options.workerUrl === undefined ? defaultWorker : absoluteUrl("workerUrl", options.workerUrl),

@@ -1,38 +1,54 @@
-import { type BatchMessage, BELL, DROPPED, POSTED, type ProducerInfo, SENT } from "../protocol.ts";
+import {
+  type BatchMessage,
+  BELL,
+  DROPPED,
+  KIND_OTHER,
+  POSTED,
+  type ProducerInfo,
+  SENT,
+} from "../protocol.ts";
 import { toCloneable } from "./cloneable.ts";
 
 /** Sends one message to the sidecar, transferring the listed buffers. */
 export type PostBatch = (message: BatchMessage, transfer: Transferable[]) => void;
 
 /**
- * The sending side of one thread: buffers events and posts them to the sidecar in batches.
+ * The sending side of one thread: buffers events in columns and posts them to the sidecar in batches.
  *
- * The hot path only stores into the buffer and bumps the shared `sent` counter. A batch is posted when the buffer is
- * full, and from a microtask after the first buffered event of a turn, so an idle thread never holds events.
+ * The hot path only stores into typed arrays and bumps the shared `sent` counter. A batch is posted when the buffer
+ * is full, when the sidecar rings the doorbell, and from a microtask after the first buffered event of a turn, so an
+ * idle thread never holds events.
  */
 export class Producer {
   readonly info: ProducerInfo;
   readonly #slot: Int32Array;
+  readonly #clock: Int32Array;
   readonly #post: PostBatch;
   readonly #capacity: number;
   readonly #flushTask = (): void => {
     this.#scheduled = false;
     this.post();
   };
-  #values: unknown[];
+  #kinds: Uint8Array<ArrayBuffer>;
+  #numbers: Float64Array<ArrayBuffer>;
   #times: Float64Array<ArrayBuffer>;
+  #others: unknown[] = [];
   #length = 0;
   #sent = 0;
   #dropped = 0;
+  #tick = -1;
+  #now = 0;
   #scheduled = false;
   #closed = false;
 
   constructor(info: ProducerInfo, post: PostBatch, batchSize: number) {
     this.info = info;
     this.#slot = info.slot;
+    this.#clock = info.clock;
     this.#post = post;
     this.#capacity = batchSize;
-    this.#values = new Array(batchSize);
+    this.#kinds = new Uint8Array(batchSize);
+    this.#numbers = new Float64Array(batchSize);
     this.#times = new Float64Array(batchSize);
   }
 
@@ -58,8 +74,17 @@ export class Producer {
       return;
     }
     const i = this.#length;
-    this.#values[i] = value;
-    this.#times[i] = performance.now();
+    const tick = this.#clock[0]!;
+    if (tick !== this.#tick || i === 0) {
+      this.#tick = tick;
+      this.#now = performance.now();
+    }
+    this.#times[i] = this.#now;
+    if (typeof value === "number") this.#numbers[i] = value;
+    else {
+      this.#kinds[i] = KIND_OTHER;
+      this.#others.push(value);
+    }
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
     if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
@@ -71,29 +96,35 @@ export class Producer {
 
   /** Posts the buffered events now, if any. */
   post(): void {
-    const count = this.#length;
     if (this.#slot[BELL] !== 0) Atomics.store(this.#slot, BELL, 0);
+    const count = this.#length;
     if (count === 0) return;
-    const values = this.#values;
+    const kinds = this.#kinds;
+    const numbers = this.#numbers;
     const times = this.#times;
-    this.#values = new Array(this.#capacity);
+    const others = this.#others;
+    const message: BatchMessage = {
+      kind: "batch",
+      origin: performance.timeOrigin,
+      count,
+      kinds,
+      numbers,
+      others,
+      times,
+    };
+    this.#kinds = new Uint8Array(this.#capacity);
+    this.#numbers = new Float64Array(this.#capacity);
     this.#times = new Float64Array(this.#capacity);
+    this.#others = [];
     this.#length = 0;
-    values.length = count;
-    const message: BatchMessage = { kind: "batch", origin: performance.timeOrigin, count, values, times };
     try {
-      // Timestamps are copied, not transferred: a refused batch must still have them for the retry below.
-      this.#post(message, []);
+      // Typed arrays always clone, so moving their buffers cannot fail half-way; other values may not clone.
+      if (others.length === 0) this.#post(message, [kinds.buffer, numbers.buffer, times.buffer]);
+      else this.#postOthers(message);
     } catch {
-      // A value structured clone refuses (a function, a symbol, ...): convert the batch to plain data and retry.
-      try {
-        const plain: BatchMessage = { ...message, values: values.map(toCloneable) };
-        this.#post(plain, []);
-      } catch {
-        // The channel itself is gone (the sidecar died): the events are lost and counted as dropped.
-        this.#dropped += count;
-        this.#slot[DROPPED] = this.#dropped;
-      }
+      // The channel itself is gone (the sidecar died): the events are lost and counted as dropped.
+      this.#dropped += count;
+      this.#slot[DROPPED] = this.#dropped;
     }
     this.#slot[POSTED] = this.#sent;
   }
@@ -103,6 +134,15 @@ export class Producer {
     if (this.#closed) return;
     this.post();
     this.#closed = true;
+  }
+
+  #postOthers(message: BatchMessage): void {
+    try {
+      this.#post(message, []);
+    } catch {
+      // A value structured clone refuses (a function, a symbol, ...): convert to plain data and retry.
+      this.#post({ ...message, others: message.others.map(toCloneable) }, []);
+    }
   }
 
   #drop(): void {

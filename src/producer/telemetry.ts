@@ -1,4 +1,5 @@
 import {
+  createClock,
   createSlot,
   DROPPED,
   type FromSidecar,
@@ -114,7 +115,12 @@ export class Telemetry implements AsyncDisposable {
   connect(name?: string): MessagePort {
     if (this.#stopping) throw new Error("Telemetry is stopped: call connect() before stop()");
     const id = this.#producers.length;
-    const info: ProducerInfo = { id, name: name ?? `producer-${id}`, slot: createSlot() };
+    const info: ProducerInfo = {
+      id,
+      name: name ?? `producer-${id}`,
+      slot: createSlot(),
+      clock: this.#producers[0]!.clock,
+    };
     const { port1, port2 } = new MessageChannel();
     const welcome: WelcomeMessage = { kind: "welcome", producer: info, batchSize: this.#options.batchSize };
     port1.postMessage(welcome);
@@ -227,7 +233,7 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
       `Telemetry worker could not be created from ${resolved.workerUrl.href}: ${message(error)}`,
     );
   }
-  const main: ProducerInfo = { id: 0, name: "main", slot: createSlot() };
+  const main: ProducerInfo = { id: 0, name: "main", slot: createSlot(), clock: createClock() };
   await new Promise<void>((resolve, reject) => {
     let settled = false;
     const fail = (text: string) => {
@@ -259,7 +265,7 @@ export async function startTelemetry(options: TelemetryOptions = {}): Promise<Te
       fail(`Telemetry worker failed to load from ${resolved.workerUrl.href}: ${error.message}`)
     );
     handle.onExit(() => fail(`Telemetry worker exited before it was ready (${resolved.workerUrl.href})`));
-    handle.post({ kind: "init", sinks: resolved.sinks, producer: main });
+    handle.post({ kind: "init", sinks: resolved.sinks, producer: main, clock: main.clock });
   });
   return new Telemetry(handle, resolved, main, startedAt);
 }

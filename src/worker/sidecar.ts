@@ -4,12 +4,14 @@ import {
   BELL,
   countDelta,
   HANDLED,
+  KIND_NUMBER,
   POSTED,
   type ProducerInfo,
   SENT,
   type SinkReport,
   type SyncMessage,
   type SyncReply,
+  TICK_MS,
 } from "../protocol.ts";
 import type { EventBatch, ProducerMeta, Sink } from "../sinks/sink.ts";
 
@@ -48,9 +50,15 @@ export class Sidecar {
   #waiters: Waiter[] = [];
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
+  #clock: ReturnType<typeof setInterval> | undefined;
 
   constructor(sinks: readonly NamedSink[]) {
     this.#sinks = sinks.map((s) => ({ ...s, errors: 0 }));
+  }
+
+  /** Advances the run's clock tick every `TICK_MS` until stop; producers read the time when it moved. */
+  startClock(clock: Int32Array): void {
+    this.#clock = setInterval(() => Atomics.add(clock, 0, 1), TICK_MS);
   }
 
   /** Registers a producer; its batches come through `port`, or through `receive()` when it has none. */
@@ -89,6 +97,7 @@ export class Sidecar {
     });
     if (stop) {
       this.#stopped = true;
+      clearInterval(this.#clock);
       for (const p of this.#producers.values()) p.port?.close();
     }
     const reply: SyncReply = { kind: "done", sinks: this.#sinkReports(), complete };
@@ -98,11 +107,15 @@ export class Sidecar {
 
   #receive(state: ProducerState, batch: BatchMessage): void {
     if (this.#stopped) return;
-    const { count, origin } = batch;
-    const times = batch.times;
-    for (let i = 0; i < count; i++) times[i]! += origin;
+    const { count, origin, kinds, numbers, others, times } = batch;
+    const values = new Array<unknown>(count);
+    let other = 0;
+    for (let i = 0; i < count; i++) {
+      values[i] = kinds[i] === KIND_NUMBER ? numbers[i] : others[other++];
+      times[i]! += origin;
+    }
     state.received = (state.received + count) | 0;
-    const view: EventBatch = { producer: state.meta, length: count, values: batch.values, times };
+    const view: EventBatch = { producer: state.meta, length: count, values, times: times.subarray(0, count) };
     this.#enqueue(() => this.#handle(state, view));
     if (this.#waiters.length > 0) this.#checkWaiters();
   }

@@ -35,6 +35,7 @@ parent.onMessage(async (data) => {
   try {
     const created = new Sidecar(await createSinks(message.sinks));
     created.addProducer(message.producer);
+    created.startClock(message.clock);
     sidecar = created;
     for (const m of early.splice(0)) serve(m);
     send({ kind: "ready" });
