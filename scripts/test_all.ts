@@ -20,8 +20,9 @@ interface Stage {
 const ANSI = /\x1b\[[0-9;]*m/g;
 const last = (output: string, pattern: RegExp) => [...output.matchAll(pattern)].at(-1);
 const nodeCount = (output: string) => {
-  const pass = last(output, /^ℹ pass (\d+)$/gm);
-  const fail = last(output, /^ℹ fail (\d+)$/gm);
+  // The spec reporter prints "ℹ pass N"; the TAP reporter (Node 20's default when output is not a terminal) "# pass N".
+  const pass = last(output, /^(?:ℹ|#) pass (\d+)$/gm);
+  const fail = last(output, /^(?:ℹ|#) fail (\d+)$/gm);
   return pass && fail ? { passed: Number(pass[1]), failed: Number(fail[1]) } : undefined;
 };
 const denoCount = (output: string) => {
