@@ -15,8 +15,10 @@ export const HANDLED = 2;
 export const DROPPED = 3;
 /** Index of the doorbell: the sidecar sets it to ask a busy producer to post its buffer at its next event. */
 export const BELL = 4;
+/** Index of the stopped flag, in the main producer's counters only: set by the sidecar once a stop completed. */
+export const STOPPED = 5;
 /** Number of 32-bit slots per producer. */
-export const SLOT_LENGTH = 5;
+export const SLOT_LENGTH = 6;
 
 /**
  * Creates the shared counters of one producer. Counts wrap at 2^32; readers compare with `(a - b) | 0`, which is

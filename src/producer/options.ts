@@ -29,6 +29,11 @@ export interface TelemetryOptions {
   readonly startTimeout?: number;
   /** Milliseconds `stop()` waits for the sidecar's answer before it terminates it. Default 10,000. */
   readonly stopTimeout?: number;
+  /**
+   * Milliseconds the process waits, as it exits without `stop()` (`process.exit`, the program's end, an uncaught
+   * error, SIGINT/SIGTERM), for the sidecar to handle what was sent. Default 2,000.
+   */
+  readonly exitTimeout?: number;
   /** The sidecar's module URL, for bundlers that move it. Default: the worker file shipped beside this module. */
   readonly workerUrl?: URL | string;
 }
@@ -39,6 +44,7 @@ export interface ResolvedOptions {
   readonly batchSize: number;
   readonly startTimeout: number;
   readonly stopTimeout: number;
+  readonly exitTimeout: number;
   readonly workerUrl: URL;
 }
 
@@ -53,6 +59,7 @@ export function resolveOptions(options: TelemetryOptions, defaultWorker: URL): R
     batchSize: integer("batchSize", options.batchSize, 8192, 1, 1 << 20),
     startTimeout: duration("startTimeout", options.startTimeout, 10_000),
     stopTimeout: duration("stopTimeout", options.stopTimeout, 10_000),
+    exitTimeout: duration("exitTimeout", options.exitTimeout, 2_000),
     workerUrl: options.workerUrl === undefined ? defaultWorker : absoluteUrl("workerUrl", options.workerUrl),
   };
 }

@@ -1,4 +1,5 @@
 import {
+  countDelta,
   createClock,
   createSlot,
   DROPPED,
@@ -8,10 +9,13 @@ import {
   type ProducerReport,
   SENT,
   type SinkReport,
+  STOPPED,
   type StopReport,
   type SyncReply,
   type WelcomeMessage,
 } from "../protocol.ts";
+import { exitProcess, installExitHooks, signalExitCode } from "../runtime/exit.ts";
+import { writeSync } from "../runtime/stdio.ts";
 import { spawnWorker, type WorkerHandle } from "../runtime/worker.ts";
 import { type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
 import { Producer } from "./producer.ts";
@@ -47,8 +51,10 @@ export class Telemetry implements AsyncDisposable {
   readonly #producers: ProducerInfo[];
   readonly #startedAt: number;
   readonly #onDeath: Array<() => void> = [];
+  readonly #removeExitHooks: () => void;
   #holds = 0;
   #dead = false;
+  #drained = false;
   #lastSinks: readonly SinkReport[] = [];
   #stopping: Promise<StopReport> | undefined;
 
@@ -65,6 +71,14 @@ export class Telemetry implements AsyncDisposable {
     );
     handle.onExit(() => this.#die());
     handle.onError(() => this.#die());
+    this.#removeExitHooks = installExitHooks({
+      onExit: () => this.#drainAtExit(),
+      onSignal: (signal, handledByProgram) => {
+        if (handledByProgram) return;
+        this.#drainAtExit();
+        exitProcess(signalExitCode(signal));
+      },
+    });
   }
 
   /**
@@ -139,6 +153,7 @@ export class Telemetry implements AsyncDisposable {
     const reply = this.#dead ? undefined : await this.#request("stop", timeout);
     if (reply) this.#lastSinks = reply.sinks;
     this.#dead = true;
+    this.#removeExitHooks();
     void this.#handle.terminate();
     const counts = this.#count();
     return {
@@ -171,6 +186,44 @@ export class Telemetry implements AsyncDisposable {
       // The sidecar gives up waiting for late batches a little before the caller does, so it can still answer.
       this.#handle.post({ kind, reply: port2, timeout: Math.max(0, timeout * 0.75) }, [port2]);
     });
+  }
+
+  /**
+   * The process is ending without a finished `stop()`: post what this thread buffered, ask the sidecar to stop, and
+   * block this thread (the sidecar has its own) until it confirms or `exitTimeout` passes. One stderr line says how
+   * many events were not handled, if any.
+   */
+  #drainAtExit(): void {
+    if (this.#drained) return;
+    this.#drained = true;
+    this.#removeExitHooks();
+    const slot = this.#producers[0]!.slot;
+    const timeout = this.#options.exitTimeout;
+    if (!this.#dead) {
+      if (this.#stopping === undefined) {
+        this.#producer.close();
+        const { port2 } = new MessageChannel();
+        this.#handle.post({ kind: "stop", reply: port2, timeout: timeout * 0.75 }, [port2]);
+      }
+      const deadline = performance.now() + timeout;
+      for (
+        let left = timeout;
+        Atomics.load(slot, STOPPED) === 0 && left > 0;
+        left = deadline - performance.now()
+      ) {
+        Atomics.wait(slot, STOPPED, 0, left);
+      }
+    }
+    let unhandled = 0;
+    for (const info of this.#producers) {
+      unhandled += countDelta(Atomics.load(info.slot, SENT), Atomics.load(info.slot, HANDLED));
+    }
+    if (unhandled > 0) {
+      const why = this.#dead
+        ? "the telemetry worker was gone"
+        : `the sidecar did not finish within ${timeout} ms`;
+      writeSync(2, `Telemetry: ${unhandled} events were not handled before exit (${why})\n`);
+    }
   }
 
   #die(): void {

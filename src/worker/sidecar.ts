@@ -9,6 +9,7 @@ import {
   type ProducerInfo,
   SENT,
   type SinkReport,
+  STOPPED,
   type SyncMessage,
   type SyncReply,
   TICK_MS,
@@ -103,6 +104,14 @@ export class Sidecar {
     const reply: SyncReply = { kind: "done", sinks: this.#sinkReports(), complete };
     request.reply.postMessage(reply);
     request.reply.close();
+    if (stop) {
+      // The main thread may be blocked in its exit drain, where no message reaches it: wake it through memory.
+      const main = this.#producers.get(0);
+      if (main) {
+        Atomics.store(main.slot, STOPPED, 1);
+        Atomics.notify(main.slot, STOPPED);
+      }
+    }
   }
 
   #receive(state: ProducerState, batch: BatchMessage): void {

@@ -1,0 +1,61 @@
+import { describe, test } from "node:test";
+import { join } from "node:path";
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { type ChildResult, readNdjson, runScript, tempDir } from "./_helpers.ts";
+
+const EXIT_PATHS = new URL("./fixtures/exit_paths.ts", import.meta.url);
+const N = 10_000;
+const isDeno = (globalThis as { Deno?: unknown }).Deno !== undefined;
+
+async function exitRun(mode: string): Promise<ChildResult & { lines: number; order: boolean }> {
+  const path = join(tempDir(), `${mode}.ndjson`);
+  // 30 s: a normal run takes well under a second; the exit drain is bounded by its 2 s default.
+  const result = await runScript(EXIT_PATHS, [mode, path], 30_000);
+  const values = readNdjson(path).map((line) => line.value);
+  return { ...result, lines: values.length, order: values.every((v, i) => v === i) };
+}
+
+describe("nothing lost at exit without stop()", () => {
+  const cases: Array<[string, number, string]> = [
+    ["end", 0, "the program reaching its end"],
+    ["exit0", 0, "process.exit(0)"],
+    ["exit3", 3, "process.exit(3)"],
+    ["throw", 1, "an uncaught exception"],
+    ["reject", 1, "an unhandled rejection"],
+    ["sigint", 130, "SIGINT"],
+    ["sigterm", 143, "SIGTERM"],
+  ];
+  for (const [mode, code, what] of cases) {
+    test(`${what}: all ${N} events are in the NDJSON file and the exit code is ${code}`, async () => {
+      const result = await exitRun(mode);
+      assertEquals(result.signal, null, `killed by ${result.signal}: ${result.stderr}`);
+      assertEquals(result.lines, N, result.stderr);
+      assert(result.order, "events in order");
+      assertEquals(result.code, code, result.stderr);
+      assert(!result.stderr.includes("not handled"), result.stderr);
+    });
+  }
+
+  if (isDeno) {
+    test(`Deno.exit(4): all ${N} events are in the NDJSON file and the exit code is 4`, async () => {
+      const result = await exitRun("deno-exit");
+      assertEquals(result.lines, N, result.stderr);
+      assertEquals(result.code, 4);
+    });
+  }
+
+  test("a program that handles SIGINT itself keeps control: it stops telemetry and exits as it chooses", async () => {
+    const result = await exitRun("sigint-handled");
+    assertStringIncludes(result.stdout, `program handled SIGINT, handled ${N}`);
+    assertEquals(result.lines, N);
+    assertEquals(result.code, 0);
+  });
+
+  test("event() after stop() and from an exit handler never throws; it is counted as dropped", async () => {
+    const result = await exitRun("event-in-exit-handler");
+    assertStringIncludes(result.stdout, "dropped 1");
+    assertStringIncludes(result.stdout, "exit handler sent an event without throwing");
+    assertEquals(result.lines, N);
+    assertEquals(result.code, 0, result.stderr);
+  });
+});
