@@ -15,10 +15,12 @@ export const HANDLED = 2;
 export const DROPPED = 3;
 /** Index of the doorbell: the sidecar sets it to ask a busy producer to post its buffer at its next event. */
 export const BELL = 4;
+/** Index of `truncated`: string events cut to `maxEventBytes`, written by the producer. */
+export const TRUNCATED = 6;
 /** Index of the stopped flag, in the main producer's counters only: set by the sidecar once a stop completed. */
 export const STOPPED = 5;
 /** Number of 32-bit slots per producer. */
-export const SLOT_LENGTH = 6;
+export const SLOT_LENGTH = 7;
 
 /**
  * Creates the shared counters of one producer. Counts wrap at 2^32; readers compare with `(a - b) | 0`, which is
@@ -95,11 +97,26 @@ export interface ConnectMessage {
   readonly port: MessagePort;
 }
 
+/** What to do with a new event when `maxQueued` events are sent but not yet handled. */
+export type OverflowPolicy = "drop" | "block";
+
+/** How every producer of a run buffers, bounds and trims events. */
+export interface ProducerConfig {
+  /** Events per batch. */
+  readonly batchSize: number;
+  /** Events sent but not yet handled, per producer, before `overflow` applies. */
+  readonly maxQueued: number;
+  /** `"drop"`: refuse and count the new event; `"block"`: wait for the sidecar to catch up. */
+  readonly overflow: OverflowPolicy;
+  /** Strings longer than this many characters are cut, with a marker saying how much was cut. */
+  readonly maxEventBytes: number;
+}
+
 /** The first message waiting on a connected port, read synchronously by `attachTelemetry()`. */
 export interface WelcomeMessage {
   readonly kind: "welcome";
   readonly producer: ProducerInfo;
-  readonly batchSize: number;
+  readonly config: ProducerConfig;
 }
 
 /** A request that the sidecar answers on `reply` once every event sent before it was handled. */
@@ -127,8 +144,10 @@ export interface ProducerReport {
   readonly sent: number;
   /** Events every sink has handled. */
   readonly handled: number;
-  /** Events refused (sent after stop) or lost (the sidecar did not confirm them in time). */
+  /** Events refused (sent after stop or past `maxQueued`) or lost (the sidecar did not confirm them in time). */
   readonly dropped: number;
+  /** String events cut to `maxEventBytes`; they are also counted as sent and handled. */
+  readonly truncated: number;
 }
 
 /** Errors of one sink in a report. */
@@ -147,8 +166,10 @@ export interface StopReport {
   readonly sent: number;
   /** Events every sink has handled. */
   readonly handled: number;
-  /** Events refused after stop, or sent but not confirmed by the sidecar before the stop timeout. */
+  /** Events refused (after stop, or past `maxQueued`), or sent but not confirmed by the sidecar in time. */
   readonly dropped: number;
+  /** String events cut to `maxEventBytes`. */
+  readonly truncated: number;
   /** Sink calls that threw or rejected. */
   readonly errors: number;
   /** Milliseconds from `startTelemetry()` to the end of `stop()`. */

@@ -107,7 +107,14 @@ describe("compute workers through connect()", () => {
     // The sidecar waits for the lost batch until the 500 ms timeout; 3 s leaves room for a loaded machine.
     assert(performance.now() - started < 3_000);
     assertEquals(report.confirmed, false);
-    assertEquals(report.producers[1], { id: 1, name: "producer-1", sent: 300, handled: 0, dropped: 300 });
+    assertEquals(report.producers[1], {
+      id: 1,
+      name: "producer-1",
+      sent: 300,
+      handled: 0,
+      dropped: 300,
+      truncated: 0,
+    });
     assertEquals(report.sent, report.handled + report.dropped);
   });
 

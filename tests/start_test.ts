@@ -35,7 +35,10 @@ describe("startTelemetry()", () => {
     const module = new URL("./fixtures/no_such_sink.ts", import.meta.url);
     const error = await assertRejects(() => startTelemetry({ sinks: [{ kind: "custom", module }] }), Error);
     assert(error.message.includes("no_such_sink"), error.message);
-    assert(error.message.startsWith("Telemetry worker failed to start: Custom sink module"), error.message);
+    assert(
+      error.message.startsWith("Telemetry worker failed to start: sinks[0] (custom): module"),
+      error.message,
+    );
   });
 
   test("invalid options are rejected with a message naming the option", async () => {

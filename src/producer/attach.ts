@@ -40,7 +40,7 @@ export function attachTelemetry(port: MessagePort): TelemetryProducer {
   const producer = new Producer(
     welcome.producer,
     (message, transfer) => port.postMessage(message, transfer),
-    welcome.batchSize,
+    welcome.config,
   );
   return {
     event: (value) => producer.event(value),

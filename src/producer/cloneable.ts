@@ -2,14 +2,19 @@
  * Turns a value that structured clone refuses into plain data, by fixed rules:
  * functions become `"[Function name]"`, symbols `"Symbol(description)"`, `Error`s `{ name, message, stack }`,
  * `URL`s their href, weak collections `"[WeakMap]"` / `"[WeakSet]"` / `"[WeakRef]"`, class instances a plain object
- * of their own enumerable properties, and a value met again inside itself `"[Circular]"`.
+ * of their own enumerable properties, a value met again inside itself `"[Circular]"`, and a value that throws while
+ * being read (a `Proxy` whose traps throw, say) `"[Unserializable: <message>]"`.
  * Plain data (numbers, strings, arrays, plain objects, `Map`, `Set`, `Date`, typed arrays, ...) is kept as it is.
  *
  * @param value Any value.
  * @returns A value that structured clone accepts.
  */
 export function toCloneable(value: unknown): unknown {
-  return convert(value, new Set());
+  try {
+    return convert(value, new Set());
+  } catch (error) {
+    return `[Unserializable: ${error instanceof Error ? error.message : String(error)}]`;
+  }
 }
 
 function convert(value: unknown, seen: Set<object>): unknown {

@@ -1,4 +1,4 @@
-import type { SinkSpec } from "../protocol.ts";
+import type { OverflowPolicy, ProducerConfig, SinkSpec } from "../protocol.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
 export type SinkOption =
@@ -25,6 +25,22 @@ export interface TelemetryOptions {
   readonly sinks?: readonly SinkOption[];
   /** Events buffered on a thread before a batch is posted. Integer from 1 to 1,048,576; default 8192. */
   readonly batchSize?: number;
+  /**
+   * Events a thread may have sent but the sidecar not yet handled; then `overflow` applies. Bounds memory when the
+   * sinks are slower than the computation. Integer from 1 to 2^30; default 1,048,576.
+   */
+  readonly maxQueued?: number;
+  /**
+   * At `maxQueued`: `"drop"` (default) refuses the new event and counts it in `dropped`, with one warning line on
+   * stderr; `"block"` makes the sender wait (`Atomics.wait`) until the sidecar catches up. A thread that may not
+   * block (a browser's main thread), or a sidecar that handles nothing for a second, falls back to dropping.
+   */
+  readonly overflow?: OverflowPolicy;
+  /**
+   * Strings longer than this many characters are cut on the sending thread, ending in a marker
+   * `…[truncated: N of M characters cut]`, and counted in `truncated`. Default 1,048,576.
+   */
+  readonly maxEventBytes?: number;
   /** Milliseconds to wait for the sidecar to report ready. Default 10,000. */
   readonly startTimeout?: number;
   /** Milliseconds `stop()` waits for the sidecar's answer before it terminates it. Default 10,000. */
@@ -41,7 +57,7 @@ export interface TelemetryOptions {
 /** Options with defaults applied and checked. */
 export interface ResolvedOptions {
   readonly sinks: SinkSpec[];
-  readonly batchSize: number;
+  readonly producer: ProducerConfig;
   readonly startTimeout: number;
   readonly stopTimeout: number;
   readonly exitTimeout: number;
@@ -56,7 +72,12 @@ export interface ResolvedOptions {
 export function resolveOptions(options: TelemetryOptions, defaultWorker: URL): ResolvedOptions {
   return {
     sinks: (options.sinks ?? ["console"]).map(resolveSink),
-    batchSize: integer("batchSize", options.batchSize, 8192, 1, 1 << 20),
+    producer: {
+      batchSize: integer("batchSize", options.batchSize, 8192, 1, 1 << 20),
+      maxQueued: integer("maxQueued", options.maxQueued, 1 << 20, 1, 1 << 30),
+      overflow: overflow(options.overflow),
+      maxEventBytes: integer("maxEventBytes", options.maxEventBytes, 1 << 20, 64, 1 << 29),
+    },
     startTimeout: duration("startTimeout", options.startTimeout, 10_000),
     stopTimeout: duration("stopTimeout", options.stopTimeout, 10_000),
     exitTimeout: duration("exitTimeout", options.exitTimeout, 2_000),
@@ -103,6 +124,11 @@ function resolveSink(option: SinkOption, index: number): SinkSpec {
           `use "console", "ndjson" or "custom"`,
       );
   }
+}
+
+function overflow(value: OverflowPolicy | undefined): OverflowPolicy {
+  if (value === undefined || value === "drop" || value === "block") return value ?? "drop";
+  throw new TypeError(`Invalid option overflow: expected "drop" or "block", got ${describe(value)}`);
 }
 
 function integer(

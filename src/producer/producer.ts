@@ -1,13 +1,21 @@
 import {
   type BatchMessage,
   BELL,
+  countDelta,
   DROPPED,
+  HANDLED,
   KIND_OTHER,
   POSTED,
+  type ProducerConfig,
   type ProducerInfo,
   SENT,
+  TRUNCATED,
 } from "../protocol.ts";
+import { writeSync } from "../runtime/stdio.ts";
 import { toCloneable } from "./cloneable.ts";
+
+// How long a blocked sender waits without the sidecar handling anything before it drops the event instead.
+const BLOCK_STALL_MS = 1_000;
 
 /** Sends one message to the sidecar, transferring the listed buffers. */
 export type PostBatch = (message: BatchMessage, transfer: Transferable[]) => void;
@@ -25,6 +33,7 @@ export class Producer {
   readonly #clock: Int32Array;
   readonly #post: PostBatch;
   readonly #capacity: number;
+  readonly #config: ProducerConfig;
   readonly #flushTask = (): void => {
     this.#scheduled = false;
     this.post();
@@ -36,20 +45,26 @@ export class Producer {
   #length = 0;
   #sent = 0;
   #dropped = 0;
+  #truncated = 0;
+  /** `sent` at which the queue bound must be checked again: below it there is room without looking. */
+  #checkAt: number;
+  #warned = false;
   #tick = -1;
   #now = 0;
   #scheduled = false;
   #closed = false;
 
-  constructor(info: ProducerInfo, post: PostBatch, batchSize: number) {
+  constructor(info: ProducerInfo, post: PostBatch, config: ProducerConfig) {
     this.info = info;
     this.#slot = info.slot;
     this.#clock = info.clock;
     this.#post = post;
-    this.#capacity = batchSize;
-    this.#kinds = new Uint8Array(batchSize);
-    this.#numbers = new Float64Array(batchSize);
-    this.#times = new Float64Array(batchSize);
+    this.#config = config;
+    this.#capacity = config.batchSize;
+    this.#checkAt = config.maxQueued;
+    this.#kinds = new Uint8Array(this.#capacity);
+    this.#numbers = new Float64Array(this.#capacity);
+    this.#times = new Float64Array(this.#capacity);
   }
 
   /** Events accepted so far. */
@@ -69,7 +84,7 @@ export class Producer {
 
   /** Buffers one event; never throws. */
   event(value: unknown): void {
-    if (this.#closed) {
+    if (this.#closed || (this.#sent >= this.#checkAt && !this.#admit())) {
       this.#drop();
       return;
     }
@@ -83,7 +98,9 @@ export class Producer {
     if (typeof value === "number") this.#numbers[i] = value;
     else {
       this.#kinds[i] = KIND_OTHER;
-      this.#others.push(value);
+      this.#others.push(
+        typeof value === "string" && value.length > this.#config.maxEventBytes ? this.#cut(value) : value,
+      );
     }
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
@@ -143,6 +160,52 @@ export class Producer {
       // A value structured clone refuses (a function, a symbol, ...): convert to plain data and retry.
       this.#post({ ...message, others: message.others.map(toCloneable) }, []);
     }
+  }
+
+  /**
+   * The queue bound was reached at the last look: look again. With room, move the next look to where the bound
+   * can be reached again; without, wait for the sidecar (`"block"`) or refuse the event (`"drop"`).
+   */
+  #admit(): boolean {
+    const max = this.#config.maxQueued;
+    let handled = Atomics.load(this.#slot, HANDLED);
+    let queued = countDelta(this.#sent, handled);
+    if (queued >= max && this.#config.overflow === "block") {
+      this.post();
+      let stalled = 0;
+      while (queued >= max && stalled < BLOCK_STALL_MS) {
+        const before = handled;
+        const started = performance.now();
+        try {
+          Atomics.wait(this.#slot, HANDLED, handled, 50);
+        } catch {
+          break; // This thread may not block (a browser's main thread): drop instead.
+        }
+        handled = Atomics.load(this.#slot, HANDLED);
+        queued = countDelta(this.#sent, handled);
+        stalled = handled === before ? stalled + performance.now() - started : 0;
+      }
+    }
+    if (queued < max) {
+      this.#checkAt = this.#sent + (max - queued);
+      return true;
+    }
+    if (!this.#warned) {
+      this.#warned = true;
+      writeSync(
+        2,
+        `Telemetry: ${this.info.name} has ${queued} events waiting for the sidecar (maxQueued ${max}); ` +
+          `new events are dropped and counted until it catches up\n`,
+      );
+    }
+    return false;
+  }
+
+  #cut(text: string): string {
+    this.#truncated++;
+    this.#slot[TRUNCATED] = this.#truncated;
+    const keep = this.#config.maxEventBytes;
+    return `${text.slice(0, keep)}…[truncated: ${text.length - keep} of ${text.length} characters cut]`;
   }
 
   #drop(): void {

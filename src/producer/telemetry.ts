@@ -12,6 +12,7 @@ import {
   STOPPED,
   type StopReport,
   type SyncReply,
+  TRUNCATED,
   type WelcomeMessage,
 } from "../protocol.ts";
 import { exitProcess, installExitHooks, signalExitCode } from "../runtime/exit.ts";
@@ -67,7 +68,7 @@ export class Telemetry implements AsyncDisposable {
     this.#producer = new Producer(
       main,
       (message, transfer) => handle.post(message, transfer),
-      options.batchSize,
+      options.producer,
     );
     handle.onExit(() => this.#die());
     handle.onError(() => this.#die());
@@ -136,7 +137,7 @@ export class Telemetry implements AsyncDisposable {
       clock: this.#producers[0]!.clock,
     };
     const { port1, port2 } = new MessageChannel();
-    const welcome: WelcomeMessage = { kind: "welcome", producer: info, batchSize: this.#options.batchSize };
+    const welcome: WelcomeMessage = { kind: "welcome", producer: info, config: this.#options.producer };
     port1.postMessage(welcome);
     this.#producers.push(info);
     this.#handle.post({ kind: "connect", producer: info, port: port1 }, [port1]);
@@ -160,6 +161,7 @@ export class Telemetry implements AsyncDisposable {
       sent: counts.sent,
       handled: counts.handled,
       dropped: counts.dropped,
+      truncated: counts.truncated,
       errors: this.#lastSinks.reduce((sum, s) => sum + s.errors, 0),
       durationMs: performance.now() - this.#startedAt,
       confirmed: reply !== undefined && reply.complete,
@@ -228,32 +230,45 @@ export class Telemetry implements AsyncDisposable {
 
   #die(): void {
     if (this.#dead && this.#onDeath.length === 0) return;
+    if (!this.#dead && this.#stopping === undefined) {
+      writeSync(2, "Telemetry: the sidecar worker ended unexpectedly; later events are counted as dropped\n");
+    }
     this.#dead = true;
     for (const callback of this.#onDeath.splice(0)) callback();
   }
 
-  #count(): { sent: number; handled: number; dropped: number; producers: ProducerReport[] } {
+  #count(): {
+    sent: number;
+    handled: number;
+    dropped: number;
+    truncated: number;
+    producers: ProducerReport[];
+  } {
     let sent = 0;
     let handled = 0;
     let dropped = 0;
+    let cut = 0;
     const producers = this.#producers.map((info): ProducerReport => {
       const refused = Atomics.load(info.slot, DROPPED) >>> 0;
       const accepted = Atomics.load(info.slot, SENT) >>> 0;
       const done = Atomics.load(info.slot, HANDLED) >>> 0;
       const lost = this.#dead ? accepted - done : 0;
+      const truncated = Atomics.load(info.slot, TRUNCATED) >>> 0;
+      cut += truncated;
       const report = {
         id: info.id,
         name: info.name,
         sent: accepted + refused,
         handled: done,
         dropped: refused + lost,
+        truncated,
       };
       sent += report.sent;
       handled += report.handled;
       dropped += report.dropped;
       return report;
     });
-    return { sent, handled, dropped, producers };
+    return { sent, handled, dropped, truncated: cut, producers };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Encodes a value as one line of JSON, always valid: `NaN`, `Infinity` and `-Infinity` become the strings
  * `"NaN"`, `"Infinity"`, `"-Infinity"`; a `BigInt` becomes its decimal digits as a string; `-0` becomes `0`;
- * `undefined` becomes `null`; a `Map` an array of `[key, value]` pairs and a `Set` an array; a typed array an array
+ * `undefined` becomes `null`; an `Error` `{ name, message, stack }`; a `Map` an array of `[key, value]` pairs and a `Set` an array; a typed array an array
  * of numbers; a value met again inside itself `"[Circular]"`.
  */
 export function toJsonLine(value: unknown): string {
@@ -30,6 +30,7 @@ export function toJsonValue(value: unknown, seen: Set<object> = new Set()): unkn
   if (seen.has(value)) return "[Circular]";
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof RegExp) return String(value);
+  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack ?? "" };
   seen.add(value);
   try {
     if (Array.isArray(value)) return value.map((v) => toJsonValue(v, seen));

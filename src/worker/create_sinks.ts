@@ -11,24 +11,29 @@ import type { NamedSink } from "./sidecar.ts";
  */
 export async function createSinks(specs: readonly SinkSpec[]): Promise<NamedSink[]> {
   const sinks: NamedSink[] = [];
-  for (const spec of specs) {
-    switch (spec.kind) {
-      case "console":
-        sinks.push({ name: "console", sink: consoleSink() });
-        break;
-      case "ndjson":
-        try {
-          sinks.push({ name: "ndjson", sink: ndjsonSink(spec.path) });
-        } catch (error) {
-          throw new Error(`NDJSON sink cannot open ${spec.path}: ${message(error)}`);
-        }
-        break;
-      case "custom":
-        sinks.push({ name: spec.export, sink: await loadCustom(spec) });
-        break;
+  for (const [index, spec] of specs.entries()) {
+    try {
+      sinks.push(await createSink(spec));
+    } catch (error) {
+      throw new Error(`sinks[${index}] (${spec.kind}): ${message(error)}`);
     }
   }
   return sinks;
+}
+
+async function createSink(spec: SinkSpec): Promise<NamedSink> {
+  switch (spec.kind) {
+    case "console":
+      return { name: "console", sink: consoleSink() };
+    case "ndjson":
+      try {
+        return { name: "ndjson", sink: ndjsonSink(spec.path) };
+      } catch (error) {
+        throw new Error(`cannot open ${spec.path}: ${message(error)}`);
+      }
+    case "custom":
+      return { name: spec.export, sink: await loadCustom(spec) };
+  }
 }
 
 async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
@@ -36,11 +41,11 @@ async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
   try {
     module = await import(spec.module);
   } catch (error) {
-    throw new Error(`Custom sink module ${spec.module} failed to load: ${message(error)}`);
+    throw new Error(`module ${spec.module} failed to load: ${message(error)}`);
   }
   const factory = module[spec.export];
   if (typeof factory !== "function") {
-    throw new Error(`Custom sink module ${spec.module} has no function export "${spec.export}"`);
+    throw new Error(`module ${spec.module} has no function export "${spec.export}"`);
   }
   const sink = await (factory as SinkFactory)(spec.options);
   if (typeof sink?.handle !== "function") {

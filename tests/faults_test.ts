@@ -1,0 +1,165 @@
+import { describe, test } from "node:test";
+import { join } from "node:path";
+import { assert, assertEquals, assertLess, assertStringIncludes } from "@std/assert";
+import { startTelemetry } from "../mod.ts";
+import { readNdjson, runScript, tempDir } from "./_helpers.ts";
+
+// Literal URLs, so the npm build rewrites them to the compiled .js fixtures.
+const BACKPRESSURE = new URL("./fixtures/backpressure.ts", import.meta.url);
+const EXIT_SINK = new URL("./fixtures/exit_sink.ts", import.meta.url);
+const STUCK_SINK = new URL("./fixtures/stuck_sink.ts", import.meta.url);
+const CYCLES = new URL("./fixtures/cycles.ts", import.meta.url);
+
+describe("backpressure", () => {
+  // The bound: 1,048,576 queued numbers at ~17 bytes each is 17 MiB; 160 MiB leaves room for the runtime's own
+  // allocation and the messages in flight, and is far below the ~400 MiB that 5,000,000 unbounded events would take.
+  const RSS_BOUND_MIB = 160;
+
+  test(`"drop": 5,000,000 events into a 1 ms/batch sink: memory bounded, sent == handled + dropped, one warning`, async () => {
+    const result = await runScript(BACKPRESSURE, ["drop"], 120_000);
+    assertEquals(result.code, 0, result.stderr);
+    const counts = JSON.parse(result.stdout);
+    assertEquals(counts.sent, 5_000_000);
+    assertEquals(counts.sent, counts.handled + counts.dropped);
+    assert(counts.dropped > 0, "the sink is slower than the sender, so some events are dropped");
+    assertLess(counts.growthMiB, RSS_BOUND_MIB);
+    assertEquals(result.stderr.match(/new events are dropped/g)?.length, 1, result.stderr);
+  });
+
+  test(`"block": the sender waits instead, nothing is dropped`, async () => {
+    const result = await runScript(BACKPRESSURE, ["block"], 120_000);
+    assertEquals(result.code, 0, result.stderr);
+    const counts = JSON.parse(result.stdout);
+    assertEquals(counts, { ...counts, sent: 5_000_000, handled: 5_000_000, dropped: 0 });
+    assertLess(counts.growthMiB, RSS_BOUND_MIB);
+  });
+});
+
+describe("sink and sidecar faults", () => {
+  test("the sidecar dies (a sink calls process.exit): event() keeps not throwing, stop() reports the loss", async () => {
+    const telemetry = await startTelemetry({
+      batchSize: 1,
+      sinks: [{ kind: "custom", module: EXIT_SINK }],
+    });
+    telemetry.event(1);
+    telemetry.event("die");
+    // Wait for the sidecar to go: its handled count stops short of sent.
+    for (let i = 0; i < 100 && telemetry.stats.dropped === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    telemetry.event(2);
+    telemetry.event(3);
+    const started = performance.now();
+    const report = await telemetry.stop();
+    assertLess(performance.now() - started, 1_000, "stop() answers at once for a dead sidecar");
+    assertEquals(report.confirmed, false);
+    assertEquals(report.sent, 4);
+    assertEquals(report.handled, 1);
+    assertEquals(report.dropped, 3);
+  });
+
+  test("stop({ timeout }) with a sink that never settles: the worker is terminated, unconfirmed events counted", async () => {
+    const telemetry = await startTelemetry({
+      batchSize: 1,
+      sinks: [{ kind: "custom", module: STUCK_SINK }],
+    });
+    telemetry.event(1);
+    telemetry.event("stick");
+    telemetry.event(2);
+    const started = performance.now();
+    const report = await telemetry.stop({ timeout: 500 });
+    // 500 ms timeout; 3 s leaves room for a loaded machine, and is far below a hang.
+    assertLess(performance.now() - started, 3_000);
+    assertEquals(report.confirmed, false);
+    assertEquals(report.handled, 1);
+    assertEquals(report.dropped, 2);
+    assertEquals(report.sent, report.handled + report.dropped);
+  });
+
+  test("100 start/stop cycles in one process: every stop confirmed, and the process exits by itself", async () => {
+    // 60 s: a cycle takes well under 200 ms even on a loaded machine.
+    const result = await runScript(CYCLES, [], 60_000);
+    assertEquals(result.signal, null, "the process did not exit by itself");
+    assertEquals(result.code, 0, result.stderr);
+    assertStringIncludes(result.stdout, "confirmed 100");
+  });
+});
+
+describe("bad input", () => {
+  class Point {
+    x = 1;
+    y = 2;
+    get length(): number {
+      throw new Error("no length");
+    }
+    norm(): number {
+      return 0;
+    }
+  }
+
+  test("values structured clone refuses or mangles arrive as plain data by the documented rules", async () => {
+    const path = join(tempDir(), "bad.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    const error = new TypeError("bad step");
+    const throwing = new Proxy({}, {
+      ownKeys() {
+        throw new Error("no keys");
+      },
+    });
+    const sent: unknown[] = [
+      function compute() {},
+      Symbol("tag"),
+      new Point(),
+      error,
+      new URL("https://example.test/a?b=1"),
+      new WeakMap(),
+      { f: () => 1, u: new URL("file:///x"), w: new WeakSet(), nested: [Symbol.iterator] },
+      throwing,
+      "next",
+    ];
+    for (const value of sent) telemetry.event(value);
+    const report = await telemetry.stop();
+    assertEquals(report.handled, sent.length);
+    const values = readNdjson(path).map((l) => l.value);
+    assertEquals(values, [
+      "[Function compute]",
+      "Symbol(tag)",
+      { x: 1, y: 2 },
+      { name: "TypeError", message: "bad step", stack: error.stack },
+      "https://example.test/a?b=1",
+      "[WeakMap]",
+      { f: "[Function f]", u: "file:///x", w: "[WeakSet]", nested: ["Symbol(Symbol.iterator)"] },
+      "[Unserializable: no keys]",
+      "next",
+    ]);
+  });
+
+  test("a 50 MB string is cut to maxEventBytes with a visible marker and counted; later events arrive", async () => {
+    const path = join(tempDir(), "big.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    telemetry.event("x".repeat(50_000_000));
+    telemetry.event("after");
+    const report = await telemetry.stop();
+    assertEquals(report.truncated, 1);
+    const values = readNdjson(path).map((l) => l.value) as string[];
+    assertEquals(values.length, 2);
+    assertEquals(values[0]!.length, 1_048_576 + "…[truncated: 48951424 of 50000000 characters cut]".length);
+    assert(values[0]!.endsWith("…[truncated: 48951424 of 50000000 characters cut]"));
+    assertEquals(values[1], "after");
+  });
+
+  test("NaN, Infinity, -Infinity, -0 and BigInt events are written as valid JSON", async () => {
+    const path = join(tempDir(), "numbers.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    for (const value of [NaN, Infinity, -Infinity, -0, 2n ** 70n, { n: NaN }]) telemetry.event(value);
+    await telemetry.stop();
+    assertEquals(readNdjson(path).map((l) => l.value), [
+      "NaN",
+      "Infinity",
+      "-Infinity",
+      0,
+      "1180591620717411303424",
+      { n: "NaN" },
+    ]);
+  });
+});
