@@ -86,6 +86,18 @@ describe("compute workers through connect()", () => {
     assertEquals(report.producers[1]?.handled, 777);
   });
 
+  test("a worker that closes the port itself after K events yields exactly K handled events", async () => {
+    const shared = collectArray();
+    const telemetry = await startTelemetry({
+      sinks: [{ kind: "custom", module: COLLECT_SINK, options: { shared } }],
+    });
+    const worker = await produce(telemetry.connect(), 555, "port-close");
+    const report = await telemetry.stop({ timeout: 5_000 });
+    await worker.terminate();
+    assertEquals(Atomics.load(shared, COLLECT.firstProducer + 1), 555);
+    assertEquals(report.confirmed, true);
+  });
+
   test("a worker that flushes, reports done and is terminated: all its events are handled", async () => {
     const shared = collectArray();
     const telemetry = await startTelemetry({

@@ -42,6 +42,12 @@ export function attachTelemetry(port: MessagePort): TelemetryProducer {
     (message, transfer) => port.postMessage(message, transfer),
     welcome.config,
   );
+  // The port belongs to telemetry now: closing it directly must not lose what this thread still buffers.
+  const closePort = port.close.bind(port);
+  port.close = () => {
+    producer.close();
+    closePort();
+  };
   return {
     event: (value) => producer.event(value),
     flush: () => producer.post(),
