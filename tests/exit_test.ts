@@ -44,6 +44,15 @@ describe("nothing lost at exit without stop()", () => {
     });
   }
 
+  test("a stuck sink at exit: the drain gives up after exitTimeout and says how many events were not handled", async () => {
+    const result = await runScript(new URL("./fixtures/exit_stuck.ts", import.meta.url), [], 30_000);
+    assertEquals(result.code, 7);
+    assertStringIncludes(result.stderr, "Telemetry: 100 events were not handled before exit");
+    assertStringIncludes(result.stderr, "did not finish within 500 ms");
+    // Start plus the 500 ms drain; 10 s is far below a hang.
+    assert(result.ms < 10_000, `took ${result.ms} ms`);
+  });
+
   test("a program that handles SIGINT itself keeps control: it stops telemetry and exits as it chooses", async () => {
     const result = await exitRun("sigint-handled");
     assertStringIncludes(result.stdout, `program handled SIGINT, handled ${N}`);
