@@ -134,6 +134,69 @@ describe("bad input", () => {
     ]);
   });
 
+  test("an object changed after event() is reported as it was at the call", async () => {
+    const path = join(tempDir(), "mutate.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    const progress = { step: 0, tags: ["a"] };
+    for (let step = 1; step <= 3; step++) {
+      progress.step = step;
+      progress.tags.push(String(step));
+      telemetry.event(progress);
+    }
+    await telemetry.stop();
+    assertEquals(readNdjson(path).map((l) => l.value), [
+      { step: 1, tags: ["a", "1"] },
+      { step: 2, tags: ["a", "1", "2"] },
+      { step: 3, tags: ["a", "1", "2", "3"] },
+    ]);
+  });
+
+  test("an Error is reported the same whatever else is in its batch, with its name, own properties and cause", async () => {
+    class ValidationError extends Error {
+      override name = "ValidationError";
+      field = "email";
+    }
+    const cause = new RangeError("too long");
+    const error = new ValidationError("invalid input", { cause });
+    const path = join(tempDir(), "errors.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    telemetry.event(error);
+    await telemetry.flush();
+    telemetry.event(error);
+    telemetry.event(() => 1);
+    await telemetry.stop();
+    const expected = {
+      name: "ValidationError",
+      message: "invalid input",
+      stack: error.stack,
+      cause: { name: "RangeError", message: "too long", stack: cause.stack },
+      field: "email",
+    };
+    const values = readNdjson(path).map((l) => l.value);
+    assertEquals(values, [expected, expected, "[Function (anonymous)]"]);
+  });
+
+  test("a value too deep or a revoked Proxy becomes a marker; the rest of its batch arrives and counts stay exact", async () => {
+    let deep: unknown = "bottom";
+    for (let i = 0; i < 50_000; i++) deep = { d: deep };
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const path = join(tempDir(), "deep.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    telemetry.event(1);
+    telemetry.event(deep);
+    telemetry.event(proxy);
+    telemetry.event(2);
+    const report = await telemetry.stop();
+    assertEquals(report, { ...report, sent: 4, handled: 4, dropped: 0, confirmed: true });
+    const values = readNdjson(path).map((l) => l.value) as unknown[];
+    assertEquals(values.length, 4);
+    assertEquals(values[0], 1);
+    assertStringIncludes(JSON.stringify(values[1]), "[Too deep]");
+    assertStringIncludes(String(values[2]), "[Unserializable:");
+    assertEquals(values[3], 2);
+  });
+
   test("a 50 MB string is cut to maxEventBytes with a visible marker and counted; later events arrive", async () => {
     const path = join(tempDir(), "big.ndjson");
     const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });

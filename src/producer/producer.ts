@@ -12,7 +12,7 @@ import {
   TRUNCATED,
 } from "../protocol.ts";
 import { writeSync } from "../runtime/stdio.ts";
-import { toCloneable } from "./cloneable.ts";
+import { snapshot, type SnapshotLimits } from "./snapshot.ts";
 
 // How long a blocked sender waits without the sidecar handling anything before it drops the event instead.
 const BLOCK_STALL_MS = 1_000;
@@ -34,6 +34,7 @@ export class Producer {
   readonly #post: PostBatch;
   readonly #capacity: number;
   readonly #config: ProducerConfig;
+  readonly #limits: SnapshotLimits;
   readonly #flushTask = (): void => {
     this.#scheduled = false;
     this.post();
@@ -62,6 +63,7 @@ export class Producer {
     this.#config = config;
     this.#capacity = config.batchSize;
     this.#checkAt = config.maxQueued;
+    this.#limits = { maxChars: config.maxEventBytes, cut: (text) => this.#cut(text) };
     this.#kinds = new Uint8Array(this.#capacity);
     this.#numbers = new Float64Array(this.#capacity);
     this.#times = new Float64Array(this.#capacity);
@@ -98,9 +100,8 @@ export class Producer {
     if (typeof value === "number") this.#numbers[i] = value;
     else {
       this.#kinds[i] = KIND_OTHER;
-      this.#others.push(
-        typeof value === "string" && value.length > this.#config.maxEventBytes ? this.#cut(value) : value,
-      );
+      // Copied now: the caller may change the object after this call, and the copy always clones.
+      this.#others.push(snapshot(value, this.#limits));
     }
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
@@ -116,10 +117,25 @@ export class Producer {
     if (this.#slot[BELL] !== 0) Atomics.store(this.#slot, BELL, 0);
     const count = this.#length;
     if (count === 0) return;
-    const kinds = this.#kinds;
-    const numbers = this.#numbers;
-    const times = this.#times;
+    let kinds = this.#kinds;
+    let numbers = this.#numbers;
+    let times = this.#times;
+    if (count === this.#capacity) {
+      // A full batch moves its buffers to the sidecar and starts new ones.
+      this.#kinds = new Uint8Array(count);
+      this.#numbers = new Float64Array(count);
+      this.#times = new Float64Array(count);
+    } else {
+      // A partial batch (the end of a turn) sends copies of what it used and keeps its buffers: a thread that
+      // sends one event per turn must not pay for allocating whole batches.
+      kinds = kinds.slice(0, count);
+      numbers = numbers.slice(0, count);
+      times = times.slice(0, count);
+      this.#kinds.fill(0, 0, count);
+    }
     const others = this.#others;
+    this.#others = [];
+    this.#length = 0;
     const message: BatchMessage = {
       kind: "batch",
       origin: performance.timeOrigin,
@@ -129,19 +145,11 @@ export class Producer {
       others,
       times,
     };
-    this.#kinds = new Uint8Array(this.#capacity);
-    this.#numbers = new Float64Array(this.#capacity);
-    this.#times = new Float64Array(this.#capacity);
-    this.#others = [];
-    this.#length = 0;
     try {
-      // Typed arrays always clone, so moving their buffers cannot fail half-way; other values may not clone.
-      if (others.length === 0) this.#post(message, [kinds.buffer, numbers.buffer, times.buffer]);
-      else this.#postOthers(message);
+      this.#post(message, [kinds.buffer, numbers.buffer, times.buffer]);
     } catch {
-      // The channel itself is gone (the sidecar died): the events are lost and counted as dropped.
-      this.#dropped += count;
-      this.#slot[DROPPED] = this.#dropped;
+      // Snapshots always clone, so this is the channel itself failing (the sidecar died, or its port was closed).
+      // The events stay counted as sent and not handled, which the report shows as lost.
     }
     this.#slot[POSTED] = this.#sent;
   }
@@ -151,15 +159,6 @@ export class Producer {
     if (this.#closed) return;
     this.post();
     this.#closed = true;
-  }
-
-  #postOthers(message: BatchMessage): void {
-    try {
-      this.#post(message, []);
-    } catch {
-      // A value structured clone refuses (a function, a symbol, ...): convert to plain data and retry.
-      this.#post({ ...message, others: message.others.map(toCloneable) }, []);
-    }
   }
 
   /**

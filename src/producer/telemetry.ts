@@ -85,7 +85,7 @@ export class Telemetry implements AsyncDisposable {
   /**
    * Sends one event to the sidecar. Never blocks and never throws: after `stop()` the event is counted as dropped.
    *
-   * @param value Any value; structured-cloneable values arrive as they are, others as plain data.
+   * @param value Any value, copied as it is at this call (see `snapshot` rules in the README).
    */
   event(value: unknown): void {
     this.#producer.event(value);
