@@ -28,7 +28,7 @@ function median(values: number[]): number {
 let sink = 0;
 
 /** Times `body(n)` over `reps` repetitions; returns ns per iteration for each. */
-async function measure(n: number, body: (n: number) => void | Promise<void>, after?: () => Promise<void>) {
+async function measure(n: number, body: (n: number) => void | Promise<void>, after?: () => Promise<unknown>) {
   const runs: number[] = [];
   await body(Math.min(n, 10_000)); // warm up
   if (after) await after();

@@ -76,6 +76,23 @@ describe("sink and sidecar faults", () => {
     assertEquals(report.sent, report.handled + report.dropped);
   });
 
+  test("an error thrown on the sidecar's thread outside a sink call is counted; the sidecar goes on", async () => {
+    const result = await runScript(new URL("./fixtures/stray_errors.ts", import.meta.url), [], 30_000);
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(JSON.parse(result.stdout), {
+      sent: 3,
+      handled: 3,
+      dropped: 0,
+      confirmed: true,
+      errors: 2,
+      sidecar: { name: "sidecar", errors: 2, firstError: "stray rejection" },
+    });
+    assertEquals(
+      result.stderr.match(/Telemetry sidecar error outside a sink call: stray rejection/g)?.length,
+      1,
+    );
+  });
+
   test("100 start/stop cycles in one process: every stop confirmed, and the process exits by itself", async () => {
     // 60 s: a cycle takes well under 200 ms even on a loaded machine.
     const result = await runScript(CYCLES, [], 60_000);

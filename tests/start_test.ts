@@ -1,5 +1,5 @@
 import { describe, test } from "node:test";
-import { assert, assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects } from "@std/assert";
 import { startTelemetry, type TelemetryOptions } from "../mod.ts";
 
 describe("startTelemetry()", () => {
@@ -55,5 +55,43 @@ describe("startTelemetry()", () => {
     for (const [options, message] of cases) {
       await assertRejects(() => startTelemetry(options), TypeError, message);
     }
+  });
+
+  test("options of the wrong shape, holes and misspelt keys are rejected with a message naming them", async () => {
+    const cases: Array<[unknown, string]> = [
+      [5, "Invalid options: expected an object or nothing, got 5"],
+      ["console", "Invalid options: expected an object or nothing"],
+      [["console"], "Invalid options: expected an object or nothing, got an array"],
+      [{ sinks: "console" }, "Invalid option sinks: expected an array"],
+      [{ sinks: null }, "Invalid option sinks: expected an array"],
+      // deno-lint-ignore no-sparse-arrays
+      [{ sinks: [, "console"] }, "Invalid option sinks[0]: expected"],
+      [{ sink: ["console"] }, 'Unknown option "sink"'],
+      [{ overflow: "wait" }, 'Invalid option overflow: expected "drop" or "block"'],
+      [{ maxQueued: 0 }, "Invalid option maxQueued"],
+      [{ maxEventBytes: 10 }, "Invalid option maxEventBytes"],
+      [{ exitTimeout: -5 }, "Invalid option exitTimeout"],
+    ];
+    for (const [options, message] of cases) {
+      await assertRejects(() => startTelemetry(options as TelemetryOptions), TypeError, message);
+    }
+  });
+
+  test("startTelemetry(null) and startTelemetry({}) take the defaults", async () => {
+    for (const options of [null, {}]) {
+      const telemetry = await startTelemetry(options);
+      const report = await telemetry.stop();
+      assertEquals(report.confirmed, true);
+    }
+  });
+
+  test("a sink factory that throws rejects with the option, export and module named", async () => {
+    const module = new URL("./fixtures/failing_sink.ts", import.meta.url);
+    const error = await assertRejects(
+      () => startTelemetry({ sinks: [{ kind: "custom", module, export: "throwingFactory" }] }),
+      Error,
+    );
+    assert(error.message.includes('sinks[0] (custom): "throwingFactory" from'), error.message);
+    assert(error.message.includes("threw: factory refuses"), error.message);
   });
 });

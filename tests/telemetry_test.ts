@@ -1,5 +1,5 @@
 import { describe, test } from "node:test";
-import { assert, assertEquals, assertStrictEquals } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStrictEquals } from "@std/assert";
 import { startTelemetry, stopTelemetry } from "../mod.ts";
 import { COLLECT, collectArray } from "./_helpers.ts";
 
@@ -23,6 +23,18 @@ describe("stop()", () => {
     assertEquals(report.dropped, 0);
     assertEquals(report.errors, 0);
     assert(report.confirmed);
+  });
+
+  test("stop() with an invalid timeout rejects with a TypeError and does not stop; null and Infinity are fine", async () => {
+    const telemetry = await startTelemetry({ sinks: [] });
+    for (const timeout of [-1, 0, NaN, "5" as unknown as number]) {
+      await assertRejects(() => telemetry.stop({ timeout }), TypeError, "Invalid option timeout");
+    }
+    telemetry.event(1);
+    const report = await telemetry.stop({ timeout: Infinity });
+    assertEquals(report.confirmed, true);
+    assertEquals(report.handled, 1);
+    assertStrictEquals(await telemetry.stop(null), report);
   });
 
   test("stop() twice returns the same report", async () => {
@@ -89,10 +101,14 @@ describe("flush()", () => {
     assertEquals(report.handled, 1_500);
   });
 
-  test("flush() after stop() resolves at once", async () => {
+  test("flush() resolves true when confirmed, many times over; false after stop()", async () => {
     const telemetry = await startTelemetry({ sinks: [] });
+    for (let i = 0; i < 200; i++) {
+      telemetry.event(i);
+      assertEquals(await telemetry.flush(), true);
+    }
     await telemetry.stop();
-    await telemetry.flush();
+    assertEquals(await telemetry.flush(), false);
   });
 });
 

@@ -54,6 +54,18 @@ export interface TelemetryOptions {
   readonly workerUrl?: URL | string;
 }
 
+const KNOWN = [
+  "sinks",
+  "batchSize",
+  "maxQueued",
+  "overflow",
+  "maxEventBytes",
+  "startTimeout",
+  "stopTimeout",
+  "exitTimeout",
+  "workerUrl",
+];
+
 /** Options with defaults applied and checked. */
 export interface ResolvedOptions {
   readonly sinks: SinkSpec[];
@@ -69,9 +81,27 @@ export interface ResolvedOptions {
  *
  * @throws {TypeError} Naming the first invalid option and what it accepts.
  */
-export function resolveOptions(options: TelemetryOptions, defaultWorker: URL): ResolvedOptions {
+export function resolveOptions(
+  options: TelemetryOptions | undefined | null,
+  defaultWorker: URL,
+): ResolvedOptions {
+  options ??= {};
+  if (typeof options !== "object" || Array.isArray(options)) {
+    throw new TypeError(`Invalid options: expected an object or nothing, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.includes(key)) {
+      throw new TypeError(`Unknown option ${JSON.stringify(key)}: the options are ${KNOWN.join(", ")}`);
+    }
+  }
+  const sinks: readonly SinkOption[] = options.sinks === undefined ? ["console"] : options.sinks;
+  if (!Array.isArray(sinks)) {
+    throw new TypeError(
+      `Invalid option sinks: expected an array such as ["console"], got ${describe(sinks)}`,
+    );
+  }
   return {
-    sinks: (options.sinks ?? ["console"]).map(resolveSink),
+    sinks: Array.from(sinks, resolveSink),
     producer: {
       batchSize: integer("batchSize", options.batchSize, 8192, 1, 1 << 20),
       maxQueued: integer("maxQueued", options.maxQueued, 1 << 20, 1, 1 << 30),
@@ -85,7 +115,7 @@ export function resolveOptions(options: TelemetryOptions, defaultWorker: URL): R
   };
 }
 
-function resolveSink(option: SinkOption, index: number): SinkSpec {
+function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
   const at = `sinks[${index}]`;
   if (option === "console") return { kind: "console" };
   if (typeof option !== "object" || option === null) {
@@ -147,12 +177,18 @@ function integer(
   return value;
 }
 
-function duration(name: string, value: number | undefined, fallback: number): number {
+/**
+ * Checks a time in milliseconds: a number above 0; `Infinity` and anything past the timers' limit (about 24.8
+ * days) mean that limit.
+ *
+ * @throws {TypeError} Naming the option.
+ */
+export function duration(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0) || value > 2 ** 31 - 1) {
+  if (typeof value !== "number" || !(value > 0)) {
     throw new TypeError(`Invalid option ${name}: expected milliseconds above 0, got ${describe(value)}`);
   }
-  return value;
+  return Math.min(value, 2 ** 31 - 1);
 }
 
 function absoluteUrl(name: string, value: URL | string): URL {

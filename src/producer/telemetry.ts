@@ -18,7 +18,8 @@ import {
 import { exitProcess, installExitHooks, signalExitCode } from "../runtime/exit.ts";
 import { writeSync } from "../runtime/stdio.ts";
 import { spawnWorker, type WorkerHandle } from "../runtime/worker.ts";
-import { type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
+import { duration, type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
+import { escapeControl } from "../sinks/_format.ts";
 import { Producer } from "./producer.ts";
 
 /** Live counts, read without a message to the sidecar. */
@@ -51,11 +52,12 @@ export class Telemetry implements AsyncDisposable {
   readonly #producer: Producer;
   readonly #producers: ProducerInfo[];
   readonly #startedAt: number;
-  readonly #onDeath: Array<() => void> = [];
+  readonly #onDeath = new Set<() => void>();
   readonly #removeExitHooks: () => void;
   #holds = 0;
   #dead = false;
   #drained = false;
+  #lastError: string | undefined;
   #lastSinks: readonly SinkReport[] = [];
   #stopping: Promise<StopReport> | undefined;
 
@@ -70,8 +72,9 @@ export class Telemetry implements AsyncDisposable {
       (message, transfer) => handle.post(message, transfer),
       options.producer,
     );
-    handle.onExit(() => this.#die());
-    handle.onError(() => this.#die());
+    // An error event does not always end a worker (Bun also reports errors the worker caught); its exit does.
+    handle.onError((error) => this.#lastError = error.message);
+    handle.onExit(() => this.#die(this.#lastError ?? "it exited"));
     this.#removeExitHooks = installExitHooks({
       onExit: () => this.#drainAtExit(),
       onSignal: (signal, handledByProgram) => {
@@ -99,13 +102,17 @@ export class Telemetry implements AsyncDisposable {
 
   /**
    * Resolves once every event sent before this call (on any producer) was handled by every sink, and each sink's
-   * `flush()` ran. The sidecar keeps running. Resolves at once after `stop()` or when the sidecar is gone.
+   * `flush()` ran. The sidecar keeps running.
+   *
+   * @returns True when the sidecar confirmed every event; false when it did not within `stopTimeout` (a stuck
+   * sink, a busy worker still holding events), after `stop()`, or when the sidecar is gone.
    */
-  async flush(): Promise<void> {
-    if (this.#stopping || this.#dead) return;
+  async flush(): Promise<boolean> {
+    if (this.#stopping || this.#dead) return false;
     this.#producer.post();
     const reply = await this.#request("flush", this.#options.stopTimeout);
     if (reply) this.#lastSinks = reply.sinks;
+    return reply?.complete === true;
   }
 
   /**
@@ -113,10 +120,18 @@ export class Telemetry implements AsyncDisposable {
    * again returns the same report.
    *
    * @param options `timeout`: milliseconds to wait for the sidecar before it is terminated.
-   * @returns Exact counts of the run.
+   * @returns Exact counts of the run. Rejects with a `TypeError` (and does not stop) when `timeout` is not a
+   * number above 0.
    */
-  stop(options: StopOptions = {}): Promise<StopReport> {
-    return this.#stopping ??= this.#stop(options.timeout ?? this.#options.stopTimeout);
+  stop(options?: StopOptions | null): Promise<StopReport> {
+    if (this.#stopping) return this.#stopping;
+    let timeout: number;
+    try {
+      timeout = duration("timeout", options?.timeout, this.#options.stopTimeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#stopping = this.#stop(timeout);
   }
 
   /**
@@ -174,16 +189,21 @@ export class Telemetry implements AsyncDisposable {
   #request(kind: "flush" | "stop", timeout: number): Promise<SyncReply | undefined> {
     const { port1, port2 } = new MessageChannel();
     return new Promise((resolve) => {
+      let done = false;
       const finish = (reply: SyncReply | undefined) => {
+        if (done) return;
+        done = true;
         clearTimeout(timer);
+        this.#onDeath.delete(onDeath);
         port1.onmessage = null;
         port1.close();
         if (--this.#holds === 0) this.#handle.unref();
         resolve(reply);
       };
-      const timer = setTimeout(() => finish(undefined), timeout);
+      const onDeath = () => finish(undefined);
+      const timer = setTimeout(onDeath, timeout);
       port1.onmessage = (event: MessageEvent) => finish(event.data as SyncReply);
-      this.#onDeath.push(() => finish(undefined));
+      this.#onDeath.add(onDeath);
       if (this.#holds++ === 0) this.#handle.ref();
       // The sidecar gives up waiting for late batches a little before the caller does, so it can still answer.
       this.#handle.post({ kind, reply: port2, timeout: Math.max(0, timeout * 0.75) }, [port2]);
@@ -228,13 +248,16 @@ export class Telemetry implements AsyncDisposable {
     }
   }
 
-  #die(): void {
-    if (this.#dead && this.#onDeath.length === 0) return;
+  #die(why: string): void {
     if (!this.#dead && this.#stopping === undefined) {
-      writeSync(2, "Telemetry: the sidecar worker ended unexpectedly; later events are counted as dropped\n");
+      writeSync(
+        2,
+        `Telemetry: the sidecar worker ended unexpectedly (${escapeControl(why)}); ` +
+          `events not yet handled are counted as dropped\n`,
+      );
     }
     this.#dead = true;
-    for (const callback of this.#onDeath.splice(0)) callback();
+    for (const callback of [...this.#onDeath]) callback();
   }
 
   #count(): {
@@ -290,7 +313,7 @@ export class Telemetry implements AsyncDisposable {
  * @throws {TypeError} When an option is invalid; the message names it.
  * @throws {Error} When the sidecar cannot load, fails to build a sink, or is not ready within `startTimeout`.
  */
-export async function startTelemetry(options: TelemetryOptions = {}): Promise<Telemetry> {
+export async function startTelemetry(options?: TelemetryOptions | null): Promise<Telemetry> {
   const startedAt = performance.now();
   const resolved = resolveOptions(options, SIDECAR_URL);
   let handle: WorkerHandle;

@@ -1,7 +1,7 @@
 import type { SinkSpec } from "../protocol.ts";
 import { consoleSink } from "../sinks/console.ts";
 import { ndjsonSink } from "../sinks/ndjson.ts";
-import type { SinkFactory } from "../sinks/sink.ts";
+import type { Sink, SinkFactory } from "../sinks/sink.ts";
 import type { NamedSink } from "./sidecar.ts";
 
 /**
@@ -47,7 +47,12 @@ async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
   if (typeof factory !== "function") {
     throw new Error(`module ${spec.module} has no function export "${spec.export}"`);
   }
-  const sink = await (factory as SinkFactory)(spec.options);
+  let sink: Sink;
+  try {
+    sink = await (factory as SinkFactory)(spec.options);
+  } catch (error) {
+    throw new Error(`"${spec.export}" from ${spec.module} threw: ${message(error)}`);
+  }
   if (typeof sink?.handle !== "function") {
     throw new Error(
       `Custom sink "${spec.export}" from ${spec.module} returned no object with a handle() method`,

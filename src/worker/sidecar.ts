@@ -15,6 +15,7 @@ import {
   TICK_MS,
 } from "../protocol.ts";
 import type { EventBatch, ProducerMeta, Sink } from "../sinks/sink.ts";
+import { escapeControl } from "../sinks/_format.ts";
 
 /** A sink with its name and error counts. */
 export interface NamedSink {
@@ -47,6 +48,9 @@ interface Waiter {
  */
 export class Sidecar {
   readonly #sinks: SinkState[];
+  /** Errors thrown on the sidecar's thread outside any sink call, counted like a sink's. */
+  readonly #stray: SinkState = { name: "sidecar", sink: { handle() {} }, errors: 0 };
+  readonly #strayErrors = new WeakSet<object>();
   readonly #producers = new Map<number, ProducerState>();
   #waiters: Waiter[] = [];
   #chain: Promise<void> = Promise.resolve();
@@ -55,6 +59,16 @@ export class Sidecar {
 
   constructor(sinks: readonly NamedSink[]) {
     this.#sinks = sinks.map((s) => ({ ...s, errors: 0 }));
+  }
+
+  /** Counts an error thrown outside any sink call (a sink's timer, say); the sidecar goes on. */
+  strayError(error: unknown): void {
+    if (typeof error === "object" && error !== null) {
+      // Some runtimes report the same error both as a process event and as a scope event.
+      if (this.#strayErrors.has(error)) return;
+      this.#strayErrors.add(error);
+    }
+    this.#record(this.#stray, error);
   }
 
   /** Advances the run's clock tick every `TICK_MS` until stop; producers read the time when it moved. */
@@ -141,15 +155,18 @@ export class Sidecar {
       if (method === "handle") await s.sink.handle(batch!);
       else await s.sink[method]?.();
     } catch (error) {
-      s.errors++;
-      if (s.firstError === undefined) {
-        s.firstError = error instanceof Error ? error.message : String(error);
-        writeSync(
-          2,
-          `Telemetry sink ${s.name} failed: ${s.firstError} (later errors are counted in the stop report)\n`,
-        );
-      }
+      this.#record(s, error);
     }
+  }
+
+  #record(s: SinkState, error: unknown): void {
+    s.errors++;
+    if (s.firstError !== undefined) return;
+    s.firstError = escapeControl(error instanceof Error ? error.message : String(error));
+    const where = s === this.#stray
+      ? "Telemetry sidecar error outside a sink call"
+      : `Telemetry sink ${s.name} failed`;
+    writeSync(2, `${where}: ${s.firstError} (later errors are counted in the stop report)\n`);
   }
 
   #enqueue(task: () => Promise<void>): Promise<void> {
@@ -193,7 +210,8 @@ export class Sidecar {
   }
 
   #sinkReports(): SinkReport[] {
-    return this.#sinks.map((s) =>
+    const all = this.#stray.errors > 0 ? [...this.#sinks, this.#stray] : this.#sinks;
+    return all.map((s) =>
       s.firstError === undefined
         ? { name: s.name, errors: s.errors }
         : { name: s.name, errors: s.errors, firstError: s.firstError }

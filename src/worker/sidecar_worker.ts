@@ -4,6 +4,7 @@
  * @module
  */
 import { parentChannel } from "../runtime/parent.ts";
+import { catchStrayErrors } from "../runtime/stray.ts";
 import type { FromSidecar, ToSidecar } from "../protocol.ts";
 import { createSinks } from "./create_sinks.ts";
 import { Sidecar } from "./sidecar.ts";
@@ -36,6 +37,7 @@ parent.onMessage(async (data) => {
     const created = new Sidecar(await createSinks(message.sinks));
     created.addProducer(message.producer);
     created.startClock(message.clock);
+    catchStrayErrors((error) => created.strayError(error));
     sidecar = created;
     for (const m of early.splice(0)) serve(m);
     send({ kind: "ready" });
