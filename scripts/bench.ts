@@ -46,7 +46,7 @@ async function row(
   name: string,
   n: number,
   body: (n: number) => void | Promise<void>,
-  after?: () => Promise<void>,
+  after?: () => Promise<unknown>,
 ) {
   const runs = await measure(n, body, after);
   rows[name] = { medianNs: median(runs), runsNs: runs };
