@@ -66,7 +66,13 @@ describe("console sink format", () => {
 
   test("control characters are escaped, so values cannot drive the terminal", () => {
     assertEquals(formatValue("a\x1b[2Jb\n"), "a\\x1b[2Jb\\n");
-    assertEquals(formatValue({ s: "\x07" }), String.raw`{ s: "\u0007" }`);
+    assertEquals(formatValue({ s: "\x07", "k\x1b": 1 }), String.raw`{ s: "\x07", "k\x1b": 1 }`);
+    assertEquals(
+      formatValue(new Map([["\x1b[31m", "a\u202eb"]])),
+      String.raw`Map(1) { "\x1b[31m" => "a\u202eb" }`,
+    );
+    assertEquals(formatValue('say "hi" \\ bye'), 'say "hi" \\ bye');
+    assertEquals(formatValue(['say "hi" \\']), String.raw`["say \"hi\" \\"]`);
   });
 });
 

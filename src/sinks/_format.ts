@@ -1,9 +1,10 @@
 const MAX_DEPTH = 4;
 const MAX_ITEMS = 50;
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
-// C0 and C1 control characters and DEL: shown escaped so a value can never drive the user's terminal.
+// C0 and C1 control characters, DEL, and the bidirectional overrides and isolates: shown escaped, so a value can
+// never drive the user's terminal or reorder what it shows.
 // deno-lint-ignore no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 /**
  * Formats a value on one line for people: numbers and strings as they are, other values in a compact form
@@ -14,20 +15,26 @@ export function formatValue(value: unknown): string {
   return format(value, 0, new Set());
 }
 
-/** Replaces control characters with visible escapes: `\n`, `\t`, `\x1b`, ... */
+/** Replaces control characters with visible escapes: `\n`, `\t`, `\x1b`, `\u202e`, ... */
 export function escapeControl(text: string): string {
   return text.replace(CONTROL, (c) => {
     if (c === "\n") return "\\n";
     if (c === "\r") return "\\r";
     if (c === "\t") return "\\t";
-    return "\\x" + c.charCodeAt(0).toString(16).padStart(2, "0");
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? "\\x" + code.toString(16).padStart(2, "0") : "\\u" + code.toString(16);
   });
+}
+
+/** A string inside a value: quoted, with quotes and backslashes escaped and control characters as above. */
+function quote(text: string): string {
+  return `"${escapeControl(text.replace(/["\\]/g, (c) => "\\" + c))}"`;
 }
 
 function format(value: unknown, depth: number, seen: Set<object>): string {
   switch (typeof value) {
     case "string":
-      return escapeControl(JSON.stringify(value));
+      return quote(value);
     case "number":
       return Object.is(value, -0) ? "-0" : String(value);
     case "bigint":
