@@ -17,10 +17,12 @@ export const DROPPED = 3;
 export const BELL = 4;
 /** Index of `truncated`: string events cut to `maxEventBytes`, written by the producer. */
 export const TRUNCATED = 6;
+/** Index of `errors`, in the main producer's counters only: sink and sidecar errors so far, written by the sidecar. */
+export const ERRORS = 7;
 /** Index of the stopped flag, in the main producer's counters only: set by the sidecar once a stop completed. */
 export const STOPPED = 5;
 /** Number of 32-bit slots per producer. */
-export const SLOT_LENGTH = 7;
+export const SLOT_LENGTH = 8;
 
 /**
  * Creates the shared counters of one producer. Counts wrap at 2^32; readers compare with `(a - b) | 0`, which is

@@ -3,6 +3,7 @@ import {
   createClock,
   createSlot,
   DROPPED,
+  ERRORS,
   type FromSidecar,
   HANDLED,
   type ProducerInfo,
@@ -28,8 +29,10 @@ export interface TelemetryStats {
   readonly sent: number;
   /** Events every sink has handled. */
   readonly handled: number;
-  /** Events refused after stop, or lost with the sidecar. */
+  /** Events refused (after stop, past `maxQueued`) or lost with the sidecar. */
   readonly dropped: number;
+  /** Sink calls that threw or rejected, and errors on the sidecar's thread outside sink calls. */
+  readonly errors: number;
 }
 
 /** Options of `stop()`. */
@@ -97,7 +100,7 @@ export class Telemetry implements AsyncDisposable {
   /** Live counts over every producer. */
   get stats(): TelemetryStats {
     const { sent, handled, dropped } = this.#count();
-    return { sent, handled, dropped };
+    return { sent, handled, dropped, errors: Atomics.load(this.#producers[0]!.slot, ERRORS) };
   }
 
   /**

@@ -3,6 +3,7 @@ import {
   type BatchMessage,
   BELL,
   countDelta,
+  ERRORS,
   HANDLED,
   KIND_NUMBER,
   POSTED,
@@ -161,6 +162,8 @@ export class Sidecar {
 
   #record(s: SinkState, error: unknown): void {
     s.errors++;
+    const main = this.#producers.get(0);
+    if (main) Atomics.add(main.slot, ERRORS, 1);
     if (s.firstError !== undefined) return;
     s.firstError = escapeControl(error instanceof Error ? error.message : String(error));
     const where = s === this.#stray
