@@ -91,6 +91,16 @@ await row("event-object", N_POST * 2, (n) => {
   }
   sink += acc;
 }, () => telemetry.flush());
+// One event per turn of the event loop (an async pipeline): each turn posts its few events on its own.
+await row("event-per-turn", N_POST / 4, async (n) => {
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    acc += i * 0.5;
+    telemetry.event(acc);
+    await null;
+  }
+  sink += acc;
+}, () => telemetry.flush());
 const report = await telemetry.stop();
 
 const base = rows["event-number"]!.medianNs;

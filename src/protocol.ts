@@ -92,6 +92,23 @@ export interface BatchMessage {
   readonly times: Float64Array;
 }
 
+/**
+ * A few events from one producer, as plain lists: what the end of a turn usually posts. Typed arrays cost several
+ * microseconds per message to clone or move, more than a handful of events is worth.
+ */
+export interface ListMessage {
+  readonly kind: "events";
+  readonly origin: number;
+  readonly values: unknown[];
+  readonly times: number[];
+}
+
+/** Events as they travel: in columns when many, as lists when few. */
+export type EventsMessage = BatchMessage | ListMessage;
+
+/** Batches with fewer events than this travel as a `ListMessage`. */
+export const SMALL_BATCH = 64;
+
 /** A new producer whose batches arrive on `port`; sent by `Telemetry.connect()`. */
 export interface ConnectMessage {
   readonly kind: "connect";
@@ -129,7 +146,7 @@ export interface SyncMessage {
 }
 
 /** Messages from producers and the main thread to the sidecar. */
-export type ToSidecar = InitMessage | BatchMessage | ConnectMessage | SyncMessage;
+export type ToSidecar = InitMessage | EventsMessage | ConnectMessage | SyncMessage;
 
 /** Messages from the sidecar to the thread that started it. */
 export type FromSidecar =

@@ -3,12 +3,16 @@ import {
   BELL,
   countDelta,
   DROPPED,
+  type EventsMessage,
   HANDLED,
+  KIND_NUMBER,
   KIND_OTHER,
+  type ListMessage,
   POSTED,
   type ProducerConfig,
   type ProducerInfo,
   SENT,
+  SMALL_BATCH,
   TRUNCATED,
 } from "../protocol.ts";
 import { writeSync } from "../runtime/stdio.ts";
@@ -18,7 +22,7 @@ import { snapshot, type SnapshotLimits } from "./snapshot.ts";
 const BLOCK_STALL_MS = 1_000;
 
 /** Sends one message to the sidecar, transferring the listed buffers. */
-export type PostBatch = (message: BatchMessage, transfer: Transferable[]) => void;
+export type PostBatch = (message: EventsMessage, transfer: Transferable[]) => void;
 
 /**
  * The sending side of one thread: buffers events in columns and posts them to the sidecar in batches.
@@ -117,25 +121,50 @@ export class Producer {
     if (this.#slot[BELL] !== 0) Atomics.store(this.#slot, BELL, 0);
     const count = this.#length;
     if (count === 0) return;
+    const others = this.#others;
+    this.#others = [];
+    this.#length = 0;
+    try {
+      if (count < SMALL_BATCH) this.#postList(count, others);
+      else this.#postColumns(count, others);
+    } catch {
+      // Snapshots always clone, so this is the channel itself failing (the sidecar died, or its port was closed).
+      // The events stay counted as sent and not handled, which the report shows as lost.
+    }
+    this.#slot[POSTED] = this.#sent;
+  }
+
+  /** A few events (the end of a turn): plain lists; the buffers stay for the next ones. */
+  #postList(count: number, others: unknown[]): void {
+    const kinds = this.#kinds;
+    const numbers = this.#numbers;
+    const values = new Array<unknown>(count);
+    const times = new Array<number>(count);
+    let other = 0;
+    for (let i = 0; i < count; i++) {
+      values[i] = kinds[i] === KIND_NUMBER ? numbers[i] : others[other++];
+      times[i] = this.#times[i]!;
+    }
+    kinds.fill(KIND_NUMBER, 0, count);
+    const message: ListMessage = { kind: "events", origin: performance.timeOrigin, values, times };
+    this.#post(message, []);
+  }
+
+  /** Many events: the columns. A full batch moves its buffers and starts new ones; a partial one sends copies. */
+  #postColumns(count: number, others: unknown[]): void {
     let kinds = this.#kinds;
     let numbers = this.#numbers;
     let times = this.#times;
     if (count === this.#capacity) {
-      // A full batch moves its buffers to the sidecar and starts new ones.
       this.#kinds = new Uint8Array(count);
       this.#numbers = new Float64Array(count);
       this.#times = new Float64Array(count);
     } else {
-      // A partial batch (the end of a turn) sends copies of what it used and keeps its buffers: a thread that
-      // sends one event per turn must not pay for allocating whole batches.
       kinds = kinds.slice(0, count);
       numbers = numbers.slice(0, count);
       times = times.slice(0, count);
-      this.#kinds.fill(0, 0, count);
+      this.#kinds.fill(KIND_NUMBER, 0, count);
     }
-    const others = this.#others;
-    this.#others = [];
-    this.#length = 0;
     const message: BatchMessage = {
       kind: "batch",
       origin: performance.timeOrigin,
@@ -145,13 +174,7 @@ export class Producer {
       others,
       times,
     };
-    try {
-      this.#post(message, [kinds.buffer, numbers.buffer, times.buffer]);
-    } catch {
-      // Snapshots always clone, so this is the channel itself failing (the sidecar died, or its port was closed).
-      // The events stay counted as sent and not handled, which the report shows as lost.
-    }
-    this.#slot[POSTED] = this.#sent;
+    this.#post(message, [kinds.buffer, numbers.buffer, times.buffer]);
   }
 
   /** Posts what is buffered and refuses later events, counting them as dropped. */

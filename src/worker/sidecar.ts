@@ -4,8 +4,10 @@ import {
   BELL,
   countDelta,
   ERRORS,
+  type EventsMessage,
   HANDLED,
   KIND_NUMBER,
+  type ListMessage,
   POSTED,
   type ProducerInfo,
   SENT,
@@ -89,14 +91,14 @@ export class Sidecar {
     this.#producers.set(info.id, state);
     if (port) {
       port.onmessage = (event: MessageEvent) => {
-        const data = event.data as BatchMessage;
-        if (data?.kind === "batch") this.#receive(state, data);
+        const data = event.data as EventsMessage;
+        if (data?.kind === "batch" || data?.kind === "events") this.#receive(state, data);
       };
     }
   }
 
   /** Takes a batch that arrived on the control channel from producer `id`. */
-  receive(id: number, batch: BatchMessage): void {
+  receive(id: number, batch: EventsMessage): void {
     const state = this.#producers.get(id);
     if (state) this.#receive(state, batch);
   }
@@ -129,17 +131,10 @@ export class Sidecar {
     }
   }
 
-  #receive(state: ProducerState, batch: BatchMessage): void {
+  #receive(state: ProducerState, batch: EventsMessage): void {
     if (this.#stopped) return;
-    const { count, origin, kinds, numbers, others, times } = batch;
-    const values = new Array<unknown>(count);
-    let other = 0;
-    for (let i = 0; i < count; i++) {
-      values[i] = kinds[i] === KIND_NUMBER ? numbers[i] : others[other++];
-      times[i]! += origin;
-    }
-    state.received = (state.received + count) | 0;
-    const view: EventBatch = { producer: state.meta, length: count, values, times: times.subarray(0, count) };
+    const view = batch.kind === "batch" ? fromColumns(state.meta, batch) : fromList(state.meta, batch);
+    state.received = (state.received + view.length) | 0;
     this.#enqueue(() => this.#handle(state, view));
     if (this.#waiters.length > 0) this.#checkWaiters();
   }
@@ -220,4 +215,21 @@ export class Sidecar {
         : { name: s.name, errors: s.errors, firstError: s.firstError }
     );
   }
+}
+
+function fromColumns(producer: ProducerMeta, batch: BatchMessage): EventBatch {
+  const { count, origin, kinds, numbers, others, times } = batch;
+  const values = new Array<unknown>(count);
+  let other = 0;
+  for (let i = 0; i < count; i++) {
+    values[i] = kinds[i] === KIND_NUMBER ? numbers[i] : others[other++];
+    times[i]! += origin;
+  }
+  return { producer, length: count, values, times: times.subarray(0, count) };
+}
+
+function fromList(producer: ProducerMeta, batch: ListMessage): EventBatch {
+  const times = Float64Array.from(batch.times);
+  for (let i = 0; i < times.length; i++) times[i]! += batch.origin;
+  return { producer, length: batch.values.length, values: batch.values, times };
 }

@@ -17,6 +17,7 @@ const early: ToSidecar[] = [];
 function serve(message: ToSidecar): void {
   switch (message.kind) {
     case "batch":
+    case "events":
       sidecar!.receive(0, message);
       break;
     case "connect":
