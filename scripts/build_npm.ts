@@ -41,7 +41,7 @@ const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 
-// 1. Compile. Tests, fixtures and the demos are compiled too (to run them on Node), but not packed.
+// 1. Compile. Tests, fixtures, the demos and the benchmark are compiled too (to run them on Node), but not packed.
 const tsconfig = {
   compilerOptions: {
     target: "ES2022",
@@ -69,6 +69,7 @@ const tsconfig = {
     "../tests/**/*.ts",
     "../scripts/demo*.ts",
     "../scripts/flights_worker.ts",
+    "../scripts/bench*.ts",
   ],
 };
 writeFileSync(join(out, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));

@@ -46,6 +46,7 @@ const stages: Stage[] = [
   { name: "deno lint", command: deno, args: ["lint"] },
   { name: "deno fmt --check", command: deno, args: ["fmt", "--check"] },
   { name: "deno doc --lint", command: deno, args: ["doc", "--lint", "mod.ts"] },
+  { name: "deno publish --dry-run", command: deno, args: ["publish", "--dry-run", "--allow-dirty"] },
   { name: "deno test", command: deno, args: ["test", "-A", "--no-check", "tests/"], count: denoCount },
   {
     name: "deno test --doc",
