@@ -91,6 +91,20 @@ export class Telemetry implements AsyncDisposable {
   /**
    * Sends one event to the sidecar. Never blocks and never throws: after `stop()` the event is counted as dropped.
    *
+   * @example Report progress from a loop
+   * ```ts
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry({ sinks: [] });
+   * const progress = { step: 0, loss: 1 };
+   * for (let step = 1; step <= 3; step++) {
+   *   progress.step = step; // reusing the object is fine: event() copies it
+   *   progress.loss /= 2;
+   *   telemetry.event(progress);
+   * }
+   * await telemetry.stop();
+   * ```
+   *
    * @param value Any value, copied as it is at this call (see `snapshot` rules in the README).
    */
   event(value: unknown): void {
@@ -106,6 +120,17 @@ export class Telemetry implements AsyncDisposable {
   /**
    * Resolves once every event sent before this call (on any producer) was handled by every sink, and each sink's
    * `flush()` ran. The sidecar keeps running.
+   *
+   * @example Make sure a phase's events are written before going on
+   * ```ts
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry({ sinks: [] });
+   * telemetry.event({ phase: "load", rows: 200_000 });
+   * const confirmed = await telemetry.flush();
+   * console.assert(confirmed && telemetry.stats.handled === 1);
+   * await telemetry.stop();
+   * ```
    *
    * @returns True when the sidecar confirmed every event; false when it did not within `stopTimeout` (a stuck
    * sink, a busy worker still holding events), after `stop()`, or when the sidecar is gone.
@@ -140,6 +165,17 @@ export class Telemetry implements AsyncDisposable {
   /**
    * Creates a producer port for another thread: transfer it to a worker, and there call `attachTelemetry(port)`.
    * Every event sent through it before `stop()` is called is handled before `stop()` resolves.
+   *
+   * @example Give a compute worker its own producer
+   * ```ts ignore
+   * import { Worker } from "node:worker_threads";
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry();
+   * const worker = new Worker(new URL("./compute_worker.ts", import.meta.url));
+   * const port = telemetry.connect("worker-0");
+   * worker.postMessage({ port }, [port]);
+   * ```
    *
    * @param name Names the producer in reports and records. Default `"producer-<id>"`.
    * @returns The port to transfer.
