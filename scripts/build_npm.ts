@@ -81,15 +81,19 @@ const URL_TS = /new URL\((["'])(\.{1,2}\/[^"']+)\.ts\1, import\.meta\.url\)/g;
 for (const file of walk(out).filter((f) => f.endsWith(".js"))) {
   const text = readFileSync(file, "utf8");
   if (!URL_TS.test(text)) continue;
-  const rewritten = text.replace(URL_TS, (_m, q: string, path: string) => {
-    const target = join(dirname(file), `${path}.js`);
-    const deliberatelyMissing = path.includes("missing_worker") || path.includes("no_such_sink");
-    if (!existsSync(target) && !deliberatelyMissing) {
-      console.error(`Build failed: ${relative(out, file)} refers to ${path}.ts, which was not emitted`);
-      process.exit(1);
-    }
-    return `new URL(${q}${path}.js${q}, import.meta.url)`;
-  });
+  // Line by line: a doc comment's example names the reader's own files, which are theirs to ship.
+  const rewritten = text.split("\n").map((line) => {
+    if (/^\s*(\*|\/\/)/.test(line)) return line;
+    return line.replace(URL_TS, (_m, q: string, path: string) => {
+      const target = join(dirname(file), `${path}.js`);
+      const deliberatelyMissing = path.includes("missing_worker") || path.includes("no_such_sink");
+      if (!existsSync(target) && !deliberatelyMissing) {
+        console.error(`Build failed: ${relative(out, file)} refers to ${path}.ts, which was not emitted`);
+        process.exit(1);
+      }
+      return `new URL(${q}${path}.js${q}, import.meta.url)`;
+    });
+  }).join("\n");
   writeFileSync(file, rewritten);
 }
 

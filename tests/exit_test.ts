@@ -53,6 +53,33 @@ describe("nothing lost at exit without stop()", () => {
     assert(result.ms < 10_000, `took ${result.ms} ms`);
   });
 
+  test("two telemetries drain at the same time at exit, each by its own deadline", async () => {
+    const result = await runScript(new URL("./fixtures/exit_parallel.ts", import.meta.url), [], 30_000);
+    assertEquals(result.code, 5);
+    const drained = Number(/drained in (\d+) ms/.exec(result.stdout)?.[1]);
+    // One exitTimeout is 1,500 ms; one after the other would take 3,000 ms or more.
+    assert(drained >= 1_000 && drained < 2_600, `drained in ${drained} ms`);
+    assertEquals(result.stderr.match(/1 events were not handled before exit/g)?.length, 2, result.stderr);
+  });
+
+  test("an uncaught error the program cancels itself does not stop the telemetry", async () => {
+    const result = await runScript(
+      new URL("./fixtures/error_cancelled.ts", import.meta.url),
+      [tempDir()],
+      30_000,
+    );
+    assertEquals(result.code, 0, result.stderr);
+    assertEquals(JSON.parse(result.stdout), { handled: 2, errors: 0, confirmed: true });
+  });
+
+  test("handleSignals: false leaves SIGINT to the runtime, which ends even a synchronous stretch at once", async () => {
+    const result = await runScript(new URL("./fixtures/signal_default.ts", import.meta.url), [], 30_000);
+    assert(result.signal === "SIGINT" || result.code === 130, `code ${result.code}, signal ${result.signal}`);
+    assertEquals(result.stdout, "");
+    // The stretch would last 3 s; a prompt end is far below that.
+    assert(result.ms < 2_500, `took ${result.ms} ms`);
+  });
+
   test("a program that handles SIGINT itself keeps control: it stops telemetry and exits as it chooses", async () => {
     const result = await exitRun("sigint-handled");
     assertStringIncludes(result.stdout, `program handled SIGINT, handled ${N}`);

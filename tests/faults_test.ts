@@ -58,6 +58,26 @@ describe("sink and sidecar faults", () => {
     assertEquals(report.dropped, 3);
   });
 
+  test('"block" with a dead sidecar gives up once, then drops at once: no wait per event', async () => {
+    const telemetry = await startTelemetry({
+      batchSize: 10,
+      maxQueued: 100,
+      overflow: "block",
+      sinks: [{ kind: "custom", module: EXIT_SINK }],
+    });
+    telemetry.event("die");
+    for (let i = 0; i < 100 && telemetry.stats.dropped === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const started = performance.now();
+    for (let i = 0; i < 1_000; i++) telemetry.event(i);
+    // Each event would wait a second if blocking were retried; all of them together take far less.
+    assertLess(performance.now() - started, 1_500);
+    const report = await telemetry.stop();
+    assertEquals(report.sent, 1_001);
+    assertEquals(report.sent, report.handled + report.dropped);
+  });
+
   test("stop({ timeout }) with a sink that never settles: the worker is terminated, unconfirmed events counted", async () => {
     const telemetry = await startTelemetry({
       batchSize: 1,

@@ -50,6 +50,13 @@ export interface TelemetryOptions {
    * error, SIGINT/SIGTERM), for the sidecar to handle what was sent. Default 2,000.
    */
   readonly exitTimeout?: number;
+  /**
+   * Drain on SIGINT/SIGTERM, then exit with 130/143 (unless the program listens for the signal itself). A signal
+   * that arrives while the main thread runs a long synchronous stretch is acted on when the stretch ends; `false`
+   * keeps the runtime's immediate default, and events still buffered on that thread are then lost. On Deno, a
+   * program that handles signals with `Deno.addSignalListener` passes `false`. Default `true`.
+   */
+  readonly handleSignals?: boolean;
   /** The sidecar's module URL, for bundlers that move it. Default: the worker file shipped beside this module. */
   readonly workerUrl?: URL | string;
 }
@@ -63,6 +70,7 @@ const KNOWN = [
   "startTimeout",
   "stopTimeout",
   "exitTimeout",
+  "handleSignals",
   "workerUrl",
 ];
 
@@ -73,6 +81,7 @@ export interface ResolvedOptions {
   readonly startTimeout: number;
   readonly stopTimeout: number;
   readonly exitTimeout: number;
+  readonly handleSignals: boolean;
   readonly workerUrl: URL;
 }
 
@@ -111,6 +120,7 @@ export function resolveOptions(
     startTimeout: duration("startTimeout", options.startTimeout, 10_000),
     stopTimeout: duration("stopTimeout", options.stopTimeout, 10_000),
     exitTimeout: duration("exitTimeout", options.exitTimeout, 2_000),
+    handleSignals: boolean("handleSignals", options.handleSignals, true),
     workerUrl: options.workerUrl === undefined ? defaultWorker : absoluteUrl("workerUrl", options.workerUrl),
   };
 }
@@ -154,6 +164,14 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
           `use "console", "ndjson" or "custom"`,
       );
   }
+}
+
+function boolean(name: string, value: boolean | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new TypeError(`Invalid option ${name}: expected true or false, got ${describe(value)}`);
+  }
+  return value;
 }
 
 function overflow(value: OverflowPolicy | undefined): OverflowPolicy {

@@ -54,6 +54,8 @@ export class Producer {
   /** `sent` at which the queue bound must be checked again: below it there is room without looking. */
   #checkAt: number;
   #warned = false;
+  /** The handled count at which blocking gave up; blocking resumes once the sidecar moves past it. */
+  #stalledAt = -1;
   #tick = -1;
   #now = 0;
   #scheduled = false;
@@ -192,7 +194,7 @@ export class Producer {
     const max = this.#config.maxQueued;
     let handled = Atomics.load(this.#slot, HANDLED);
     let queued = countDelta(this.#sent, handled);
-    if (queued >= max && this.#config.overflow === "block") {
+    if (queued >= max && this.#config.overflow === "block" && handled !== this.#stalledAt) {
       this.post();
       let stalled = 0;
       while (queued >= max && stalled < BLOCK_STALL_MS) {
@@ -207,6 +209,8 @@ export class Producer {
         queued = countDelta(this.#sent, handled);
         stalled = handled === before ? stalled + performance.now() - started : 0;
       }
+      // The sidecar handled nothing for a while: drop, without waiting again, until it makes progress.
+      if (queued >= max) this.#stalledAt = handled;
     }
     if (queued < max) {
       this.#checkAt = this.#sent + (max - queued);

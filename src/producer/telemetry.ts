@@ -16,7 +16,7 @@ import {
   TRUNCATED,
   type WelcomeMessage,
 } from "../protocol.ts";
-import { exitProcess, installExitHooks, signalExitCode } from "../runtime/exit.ts";
+import { type ExitKind, installExitHooks } from "../runtime/exit.ts";
 import { writeSync } from "../runtime/stdio.ts";
 import { spawnWorker, type WorkerHandle } from "../runtime/worker.ts";
 import { duration, type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
@@ -59,7 +59,8 @@ export class Telemetry implements AsyncDisposable {
   readonly #removeExitHooks: () => void;
   #holds = 0;
   #dead = false;
-  #drained = false;
+  #exitStopSent = false;
+  #exitReported = false;
   #lastError: string | undefined;
   #lastSinks: readonly SinkReport[] = [];
   #stopping: Promise<StopReport> | undefined;
@@ -79,12 +80,10 @@ export class Telemetry implements AsyncDisposable {
     handle.onError((error) => this.#lastError = error.message);
     handle.onExit(() => this.#die(this.#lastError ?? "it exited"));
     this.#removeExitHooks = installExitHooks({
-      onExit: () => this.#drainAtExit(),
-      onSignal: (signal, handledByProgram) => {
-        if (handledByProgram) return;
-        this.#drainAtExit();
-        exitProcess(signalExitCode(signal));
-      },
+      begin: (kind) => this.#beginExitDrain(kind),
+      finish: (kind, deadline) => this.#finishExitDrain(kind, deadline),
+      timeout: options.exitTimeout,
+      signals: options.handleSignals,
     });
   }
 
@@ -250,39 +249,53 @@ export class Telemetry implements AsyncDisposable {
   }
 
   /**
-   * The process is ending without a finished `stop()`: post what this thread buffered, ask the sidecar to stop, and
-   * block this thread (the sidecar has its own) until it confirms or `exitTimeout` passes. One stderr line says how
-   * many events were not handled, if any.
+   * The process is ending without a finished `stop()` (or, for `"error"`, may be: the program can still cancel the
+   * error): post what this thread buffered and ask the sidecar to finish, without blocking, so that every running
+   * telemetry drains at once.
    */
-  #drainAtExit(): void {
-    if (this.#drained) return;
-    this.#drained = true;
-    this.#removeExitHooks();
-    const slot = this.#producers[0]!.slot;
-    const timeout = this.#options.exitTimeout;
-    if (!this.#dead) {
-      if (this.#stopping === undefined) {
-        this.#producer.close();
-        const { port2 } = new MessageChannel();
-        this.#handle.post({ kind: "stop", reply: port2, timeout: timeout * 0.75 }, [port2]);
-      }
-      const deadline = performance.now() + timeout;
-      for (
-        let left = timeout;
-        Atomics.load(slot, STOPPED) === 0 && left > 0;
-        left = deadline - performance.now()
-      ) {
-        Atomics.wait(slot, STOPPED, 0, left);
-      }
+  #beginExitDrain(kind: ExitKind): void {
+    if (this.#dead || this.#exitStopSent) return;
+    if (kind === "error") {
+      this.#producer.post();
+      return;
+    }
+    this.#exitStopSent = true;
+    if (this.#stopping === undefined) {
+      this.#producer.close();
+      const { port2 } = new MessageChannel();
+      this.#handle.post({ kind: "stop", reply: port2, timeout: this.#options.exitTimeout * 0.75 }, [port2]);
+    }
+  }
+
+  /**
+   * Blocks this thread (the sidecar has its own) until the sidecar stopped (`"exit"`) or handled everything sent
+   * (`"error"`), or `deadline` passes. One stderr line says how many events were not handled, if any.
+   */
+  #finishExitDrain(kind: ExitKind, deadline: number): void {
+    if (this.#exitReported) return;
+    const main = this.#producers[0]!.slot;
+    const done = kind === "exit"
+      ? () => Atomics.load(main, STOPPED) === 1
+      : () =>
+        this.#producers.every((p) =>
+          countDelta(Atomics.load(p.slot, SENT), Atomics.load(p.slot, HANDLED)) <= 0
+        );
+    while (!this.#dead && !done()) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      // Woken by the sidecar's stop flag; handled counts are polled every few milliseconds.
+      if (kind === "exit") Atomics.wait(main, STOPPED, 0, left);
+      else Atomics.wait(main, HANDLED, Atomics.load(main, HANDLED), Math.min(left, 5));
     }
     let unhandled = 0;
     for (const info of this.#producers) {
-      unhandled += countDelta(Atomics.load(info.slot, SENT), Atomics.load(info.slot, HANDLED));
+      unhandled += Math.max(0, countDelta(Atomics.load(info.slot, SENT), Atomics.load(info.slot, HANDLED)));
     }
+    if (kind === "exit") this.#exitReported = true;
     if (unhandled > 0) {
       const why = this.#dead
         ? "the telemetry worker was gone"
-        : `the sidecar did not finish within ${timeout} ms`;
+        : `the sidecar did not finish within ${this.#options.exitTimeout} ms`;
       writeSync(2, `Telemetry: ${unhandled} events were not handled before exit (${why})\n`);
     }
   }
@@ -296,6 +309,8 @@ export class Telemetry implements AsyncDisposable {
       );
     }
     this.#dead = true;
+    // Nothing can handle later events: refuse them at once (counted), without queueing or blocking.
+    this.#producer.close();
     for (const callback of [...this.#onDeath]) callback();
   }
 

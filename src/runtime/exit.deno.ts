@@ -1,5 +1,5 @@
-import type { ExitHooks } from "./exit.ts";
-import { installNodeExitHooks, nodeProcess } from "./exit.node.ts";
+import type { ExitListener } from "./exit.ts";
+import { listenNodeExit, nodeProcess } from "./exit.node.ts";
 
 interface DenoScope {
   addEventListener(type: string, listener: (event: Event) => void): void;
@@ -8,20 +8,22 @@ interface DenoScope {
 
 /**
  * Deno: `Deno.exit()` and the program's end dispatch `unload`, `process.exit()` emits `exit`, and an uncaught error
- * or rejection dispatches `error` / `unhandledrejection` and then ends the process without either.
+ * or rejection dispatches `error` / `unhandledrejection` and then ends the process without either. The program may
+ * still cancel such an error in a listener that runs after this one, so it only drains (the telemetry goes on if
+ * the process does).
  */
-export function installDenoExitHooks(hooks: ExitHooks): () => void {
+export function listenDenoExit(listener: ExitListener): () => void {
   const scope = globalThis as unknown as DenoScope;
-  const exit = (event: Event) => {
-    // A listener of the program's own may cancel the error; then the process goes on.
-    if ((event.type === "error" || event.type === "unhandledrejection") && event.defaultPrevented) return;
-    hooks.onExit();
-  };
-  const events = ["unload", "error", "unhandledrejection"];
-  for (const type of events) scope.addEventListener(type, exit);
-  const removeNode = installNodeExitHooks(hooks, nodeProcess());
+  const unload = () => listener.exit("exit");
+  const error = () => listener.exit("error");
+  scope.addEventListener("unload", unload);
+  scope.addEventListener("error", error);
+  scope.addEventListener("unhandledrejection", error);
+  const removeNode = listenNodeExit(listener, nodeProcess());
   return () => {
-    for (const type of events) scope.removeEventListener(type, exit);
+    scope.removeEventListener("unload", unload);
+    scope.removeEventListener("error", error);
+    scope.removeEventListener("unhandledrejection", error);
     removeNode();
   };
 }

@@ -1,4 +1,4 @@
-import type { ExitHooks, ExitSignal } from "./exit.ts";
+import type { ExitListener, ExitSignal } from "./exit.ts";
 
 interface NodeProcess {
   on(event: string, listener: (...args: unknown[]) => void): void;
@@ -6,23 +6,27 @@ interface NodeProcess {
   listenerCount(event: string): number;
 }
 
-// Signal listeners installed here, so that other running telemetries do not count as the program's own.
-let ours = 0;
-
 /** Node and Bun: the `exit` event covers `process.exit`, the program's end and uncaught errors. */
-export function installNodeExitHooks(hooks: ExitHooks, process = nodeProcess()): () => void {
+export function listenNodeExit(listener: ExitListener, process = nodeProcess()): () => void {
   if (process === undefined) return () => {};
-  const exit = () => hooks.onExit();
-  const signal = (name: ExitSignal) => () => hooks.onSignal(name, process.listenerCount(name) > ours);
+  const exit = () => listener.exit("exit");
+  process.on("exit", exit);
+  return () => process.off("exit", exit);
+}
+
+/**
+ * SIGINT and SIGTERM through `process` (Node, Bun, and Deno's Node-compatible `process`). Installing a listener
+ * replaces the runtime's default of ending the process, so these are installed only while a telemetry wants them.
+ * One listener per signal: any other is the program's own.
+ */
+export function listenNodeSignals(listener: ExitListener, process = nodeProcess()): () => void {
+  if (process === undefined) return () => {};
+  const signal = (name: ExitSignal) => () => listener.signal(name, process.listenerCount(name) > 1);
   const sigint = signal("SIGINT");
   const sigterm = signal("SIGTERM");
-  process.on("exit", exit);
   process.on("SIGINT", sigint);
   process.on("SIGTERM", sigterm);
-  ours++;
   return () => {
-    ours--;
-    process.off("exit", exit);
     process.off("SIGINT", sigint);
     process.off("SIGTERM", sigterm);
   };

@@ -105,6 +105,14 @@ export class Sidecar {
 
   /** Answers a flush or stop request on its reply port once every event sent before it was handled. */
   async sync(request: SyncMessage): Promise<void> {
+    if (this.#stopped) {
+      // A second stop (the exit drain after a stop the program started, say): the sinks are closed already.
+      request.reply.postMessage(
+        { kind: "done", sinks: this.#sinkReports(), complete: true } satisfies SyncReply,
+      );
+      request.reply.close();
+      return;
+    }
     const stop = request.kind === "stop";
     const complete = await this.#caughtUp(request.timeout);
     await this.#enqueue(async () => {
