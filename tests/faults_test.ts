@@ -234,6 +234,24 @@ describe("bad input", () => {
     assertEquals(values[3], 2);
   });
 
+  test("a throwing getter loses only its own property; buffers are written as bytes; cuts keep surrogate pairs", async () => {
+    const path = join(tempDir(), "edges.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }], maxEventBytes: 64 });
+    telemetry.event({
+      ok: 1,
+      get bad(): number {
+        throw new Error("nope");
+      },
+    });
+    telemetry.event(new Uint8Array([1, 2, 3]).buffer);
+    telemetry.event(new DataView(new Uint8Array([9, 8]).buffer));
+    telemetry.event("x".repeat(63) + "😀" + "tail");
+    await telemetry.stop();
+    const values = readNdjson(path).map((l) => l.value);
+    assertEquals(values.slice(0, 3), [{ ok: 1, bad: "[Unserializable: nope]" }, [1, 2, 3], [9, 8]]);
+    assertEquals(values[3], "x".repeat(63) + "…[truncated: 6 of 69 characters cut]");
+  });
+
   test("a 50 MB string is cut to maxEventBytes with a visible marker and counted; later events arrive", async () => {
     const path = join(tempDir(), "big.ndjson");
     const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });

@@ -230,7 +230,10 @@ export class Producer {
   #cut(text: string): string {
     this.#truncated++;
     this.#slot[TRUNCATED] = this.#truncated;
-    const keep = this.#config.maxEventBytes;
+    let keep = this.#config.maxEventBytes;
+    // Never split a surrogate pair: the kept text stays valid Unicode.
+    const last = text.charCodeAt(keep - 1);
+    if (last >= 0xd800 && last <= 0xdbff) keep--;
     return `${text.slice(0, keep)}…[truncated: ${text.length - keep} of ${text.length} characters cut]`;
   }
 

@@ -58,8 +58,14 @@ function copyObject(value: object, path: object[], depth: number, limits: Snapsh
   if (path.includes(value)) return "[Circular]";
   if (depth >= MAX_DEPTH) return "[Too deep]";
   const proto = Object.getPrototypeOf(value);
-  if (proto === Object.prototype) return copyPlain(value as Record<string, unknown>, path, depth, limits);
-  const plain = proto === null;
+  if (proto === Object.prototype) {
+    try {
+      return copyPlain(value as Record<string, unknown>, path, depth, limits);
+    } catch {
+      // A getter threw during the fast copy: take the properties one by one, so only that one is lost.
+    }
+  }
+  const plain = proto === null || proto === Object.prototype;
   if (!plain) {
     if (ArrayBuffer.isView(value)) return copyView(value);
     if (value instanceof ArrayBuffer) return value.slice(0);

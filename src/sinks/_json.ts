@@ -2,7 +2,7 @@
  * Encodes a value as one line of JSON, always valid: `NaN`, `Infinity` and `-Infinity` become the strings
  * `"NaN"`, `"Infinity"`, `"-Infinity"`; a `BigInt` becomes its decimal digits as a string; `-0` becomes `0`;
  * `undefined` becomes `null`; an `Error` `{ name, message, stack }`; a `Map` an array of `[key, value]` pairs and a `Set` an array; a typed array an array
- * of numbers; a value met again inside itself `"[Circular]"`.
+ * of numbers; an `ArrayBuffer` or `DataView` an array of its bytes; an invalid `Date` `null`; a value met again inside itself `"[Circular]"`.
  */
 export function toJsonLine(value: unknown): string {
   return JSON.stringify(toJsonValue(value, new Set())) ?? "null";
@@ -37,6 +37,10 @@ export function toJsonValue(value: unknown, seen: Set<object> = new Set()): unkn
     if (ArrayBuffer.isView(value) && !(value instanceof DataView)) {
       return Array.from(value as unknown as ArrayLike<number | bigint>, (v) => toJsonValue(v, seen));
     }
+    if (value instanceof DataView) {
+      return Array.from(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    }
+    if (value instanceof ArrayBuffer) return Array.from(new Uint8Array(value));
     if (value instanceof Map) return [...value].map(([k, v]) => [toJsonValue(k, seen), toJsonValue(v, seen)]);
     if (value instanceof Set) return [...value].map((v) => toJsonValue(v, seen));
     const out: Record<string, unknown> = {};
