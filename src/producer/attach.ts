@@ -17,13 +17,15 @@ export interface TelemetryProducer {
  *
  * @example In a compute worker
  * ```ts ignore
+ * import { parentPort } from "node:worker_threads";
  * import { attachTelemetry } from "@sidecar/telemetry";
  *
- * self.onmessage = (e) => {
- *   const telemetry = attachTelemetry(e.data.port);
+ * parentPort!.once("message", ({ port }) => {
+ *   const telemetry = attachTelemetry(port);
  *   for (let i = 0; i < 1000; i++) telemetry.event({ chunk: i });
- *   self.postMessage("done");
- * };
+ *   telemetry.flush(); // the pool may terminate this worker as soon as it says done
+ *   parentPort!.postMessage("done");
+ * });
  * ```
  *
  * @param port The port from `telemetry.connect()`.
