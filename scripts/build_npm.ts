@@ -47,7 +47,7 @@ const tsconfig = {
     target: "ES2022",
     module: "NodeNext",
     moduleResolution: "NodeNext",
-    lib: ["ES2023", "ESNext.Disposable", "DOM"],
+    lib: ["ES2023", "ES2024.SharedMemory", "ESNext.Disposable", "DOM"],
     types: ["node"],
     rootDir: "..",
     outDir: ".",

@@ -60,16 +60,21 @@ export interface ProducerInfo {
   readonly clock: Int32Array;
 }
 
-/** How often, in milliseconds, the sidecar advances the clock tick. */
+/** How often, in milliseconds, the sidecar advances the clock tick while events flow. */
 export const TICK_MS = 1;
+/** Index of the tick in the clock. */
+export const TICK = 0;
+/** Index of the awake flag in the clock: 0 while the idle sidecar lets the tick rest, 1 while it ticks. */
+export const AWAKE = 1;
 
 /**
- * Creates the run's clock tick. Reading `performance.now()` costs 50-170 ns, more than everything else an event
- * does, so a producer reads it only when the tick has moved since its last read (and for the first event of a
- * batch): event times are taken on the sending thread, to about a millisecond.
+ * Creates the run's clock. Reading `performance.now()` costs 50-170 ns, more than everything else an event does,
+ * so a producer reads it only when the tick has moved since its last read (and for the first event of a batch):
+ * event times are taken on the sending thread, to about a millisecond. The sidecar ticks only while events flow;
+ * a producer that finds it resting wakes it (`AWAKE`), so an idle run costs no CPU.
  */
 export function createClock(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+  return new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** `kinds[i]` of an event whose value is the number `numbers[i]` (typed arrays start zeroed). */

@@ -25,6 +25,24 @@ describe("NDJSON sink", () => {
     assertAlmostEquals(lines[0]!.time, lines[2]!.time, 1_000);
   });
 
+  test("event times follow the clock in a synchronous stretch, also right after the sidecar was idle", async () => {
+    const path = join(tempDir(), "times.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    await new Promise((resolve) => setTimeout(resolve, 200)); // long enough for the idle clock to rest
+    for (let k = 0; k < 5; k++) {
+      const until = performance.now() + 30;
+      while (performance.now() < until) { /* 30 ms of computation between events */ }
+      telemetry.event(k);
+    }
+    await telemetry.stop();
+    const times = readNdjson(path).map((l) => l.time);
+    for (let k = 1; k < times.length; k++) {
+      const gap = times[k]! - times[k - 1]!;
+      // 30 ms apart; the clock is read to about a millisecond, and 10 ms covers a busy machine.
+      assert(gap > 20 && gap < 40, `gap ${k}: ${gap.toFixed(2)} ms`);
+    }
+  });
+
   test("numbers and other values interleaved arrive in order, each as it was sent", async () => {
     const path = join(tempDir(), "mixed.ndjson");
     const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }], batchSize: 4 });

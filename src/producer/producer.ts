@@ -1,4 +1,5 @@
 import {
+  AWAKE,
   type BatchMessage,
   BELL,
   countDelta,
@@ -13,6 +14,7 @@ import {
   type ProducerInfo,
   SENT,
   SMALL_BATCH,
+  TICK,
   TRUNCATED,
 } from "../protocol.ts";
 import { writeSync } from "../runtime/stdio.ts";
@@ -20,6 +22,12 @@ import { snapshot, type SnapshotLimits } from "./snapshot.ts";
 
 // How long a blocked sender waits without the sidecar handling anything before it drops the event instead.
 const BLOCK_STALL_MS = 1_000;
+
+/** Wakes the resting clock: rare (once per idle period), so kept out of `event()`. */
+function wake(clock: Int32Array): void {
+  Atomics.store(clock, AWAKE, 1);
+  Atomics.notify(clock, AWAKE);
+}
 
 /** Sends one message to the sidecar, transferring the listed buffers. */
 export type PostBatch = (message: EventsMessage, transfer: Transferable[]) => void;
@@ -97,7 +105,9 @@ export class Producer {
       return;
     }
     const i = this.#length;
-    const tick = this.#clock[0]!;
+    const clock = this.#clock;
+    if (clock[AWAKE] === 0) wake(clock);
+    const tick = clock[TICK]!;
     if (tick !== this.#tick || i === 0) {
       this.#tick = tick;
       this.#now = performance.now();

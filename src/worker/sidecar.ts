@@ -1,5 +1,6 @@
 import { writeSync } from "../runtime/stdio.ts";
 import {
+  AWAKE,
   type BatchMessage,
   BELL,
   countDelta,
@@ -15,10 +16,14 @@ import {
   STOPPED,
   type SyncMessage,
   type SyncReply,
+  TICK,
   TICK_MS,
 } from "../protocol.ts";
 import type { EventBatch, ProducerMeta, Sink } from "../sinks/sink.ts";
 import { escapeControl } from "../sinks/_format.ts";
+
+// How long the clock keeps ticking after the last batch, while no producer holds unposted events.
+const REST_AFTER_MS = 50;
 
 /** A sink with its name and error counts. */
 export interface NamedSink {
@@ -59,6 +64,8 @@ export class Sidecar {
   #chain: Promise<void> = Promise.resolve();
   #stopped = false;
   #clock: ReturnType<typeof setInterval> | undefined;
+  #clockArray: Int32Array | undefined;
+  #batchSeen = false;
 
   constructor(sinks: readonly NamedSink[]) {
     this.#sinks = sinks.map((s) => ({ ...s, errors: 0 }));
@@ -74,9 +81,45 @@ export class Sidecar {
     this.#record(this.#stray, error);
   }
 
-  /** Advances the run's clock tick every `TICK_MS` until stop; producers read the time when it moved. */
+  /**
+   * Advances the run's clock tick every `TICK_MS` while events flow; producers read the time when it moved. When no
+   * batch arrived for `REST_AFTER_MS` and no producer holds unposted events, the tick rests (an idle sidecar costs no
+   * CPU) until a producer's next event wakes it.
+   */
   startClock(clock: Int32Array): void {
-    this.#clock = setInterval(() => Atomics.add(clock, 0, 1), TICK_MS);
+    this.#clockArray = clock;
+    this.#wakeClock();
+  }
+
+  #wakeClock(): void {
+    const clock = this.#clockArray;
+    if (clock === undefined || this.#stopped || this.#clock !== undefined) return;
+    Atomics.store(clock, AWAKE, 1);
+    let quiet = 0;
+    this.#clock = setInterval(() => {
+      Atomics.add(clock, TICK, 1);
+      quiet = this.#batchSeen ? 0 : quiet + TICK_MS;
+      this.#batchSeen = false;
+      if (quiet >= REST_AFTER_MS && !this.#anyBuffered()) this.#restClock(clock);
+    }, TICK_MS);
+  }
+
+  #restClock(clock: Int32Array): void {
+    clearInterval(this.#clock);
+    this.#clock = undefined;
+    Atomics.store(clock, AWAKE, 0);
+    // An event between the check above and this store saw AWAKE still 1: look once more.
+    if (this.#anyBuffered()) return this.#wakeClock();
+    const waiting = Atomics.waitAsync(clock, AWAKE, 0);
+    if (waiting.async) void waiting.value.then(() => this.#wakeClock());
+    else this.#wakeClock();
+  }
+
+  #anyBuffered(): boolean {
+    for (const p of this.#producers.values()) {
+      if (countDelta(Atomics.load(p.slot, SENT), Atomics.load(p.slot, POSTED)) > 0) return true;
+    }
+    return false;
   }
 
   /** Registers a producer; its batches come through `port`, or through `receive()` when it has none. */
@@ -124,6 +167,7 @@ export class Sidecar {
     if (stop) {
       this.#stopped = true;
       clearInterval(this.#clock);
+      this.#clock = undefined;
       for (const p of this.#producers.values()) p.port?.close();
     }
     const reply: SyncReply = { kind: "done", sinks: this.#sinkReports(), complete };
@@ -143,6 +187,7 @@ export class Sidecar {
     if (this.#stopped) return;
     const view = batch.kind === "batch" ? fromColumns(state.meta, batch) : fromList(state.meta, batch);
     state.received = (state.received + view.length) | 0;
+    this.#batchSeen = true;
     this.#enqueue(() => this.#handle(state, view));
     if (this.#waiters.length > 0) this.#checkWaiters();
   }
