@@ -20,5 +20,5 @@ export type { StopOptions, TelemetryStats } from "./src/producer/telemetry.ts";
 export { attachTelemetry } from "./src/producer/attach.ts";
 export type { TelemetryProducer } from "./src/producer/attach.ts";
 export type { SinkOption, TelemetryOptions } from "./src/producer/options.ts";
-export type { OverflowPolicy, ProducerReport, SinkReport, StopReport } from "./src/protocol.ts";
+export type { OverflowPolicy, Port, ProducerReport, SinkReport, StopReport } from "./src/protocol.ts";
 export type { EventBatch, ProducerMeta, Sink, SinkFactory } from "./src/sinks/sink.ts";

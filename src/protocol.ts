@@ -37,6 +37,13 @@ export function countDelta(a: number, b: number): number {
   return (a - b) | 0;
 }
 
+/**
+ * The platform's message port: the web `MessagePort` where the DOM types are loaded (Deno, Bun, browsers), else
+ * the one of `node:worker_threads`. Written through the `MessagePort` value, which every runtime has, so these
+ * declarations compile with or without the DOM types, and a port passes to the platform's own `postMessage`.
+ */
+export type Port = (typeof MessagePort)["prototype"];
+
 /** Options of one sink as they travel to the sidecar: plain, structured-cloneable data. */
 export type SinkSpec =
   | { readonly kind: "console" }
@@ -118,7 +125,7 @@ export const SMALL_BATCH = 64;
 export interface ConnectMessage {
   readonly kind: "connect";
   readonly producer: ProducerInfo;
-  readonly port: MessagePort;
+  readonly port: Port;
 }
 
 /** What to do with a new event when `maxQueued` events are sent but not yet handled. */
@@ -146,7 +153,7 @@ export interface WelcomeMessage {
 /** A request that the sidecar answers on `reply` once every event sent before it was handled. */
 export interface SyncMessage {
   readonly kind: "flush" | "stop";
-  readonly reply: MessagePort;
+  readonly reply: Port;
   readonly timeout: number;
 }
 

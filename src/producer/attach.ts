@@ -1,4 +1,4 @@
-import type { WelcomeMessage } from "../protocol.ts";
+import type { Port, WelcomeMessage } from "../protocol.ts";
 import { receiveNow } from "../runtime/port.ts";
 import { Producer } from "./producer.ts";
 
@@ -32,7 +32,7 @@ export interface TelemetryProducer {
  * @returns The producer.
  * @throws {Error} When the port did not come from `connect()` or was attached already.
  */
-export function attachTelemetry(port: MessagePort): TelemetryProducer {
+export function attachTelemetry(port: Port): TelemetryProducer {
   const welcome = receiveNow(port) as WelcomeMessage | undefined;
   if (welcome?.kind !== "welcome") {
     throw new Error(
@@ -41,7 +41,7 @@ export function attachTelemetry(port: MessagePort): TelemetryProducer {
   }
   const producer = new Producer(
     welcome.producer,
-    (message, transfer) => port.postMessage(message, transfer),
+    (message, transfer) => port.postMessage(message, transfer as Transferable[]),
     welcome.config,
   );
   // The port belongs to telemetry now: closing it directly must not lose what this thread still buffers.

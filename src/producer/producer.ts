@@ -30,7 +30,7 @@ function wake(clock: Int32Array): void {
 }
 
 /** Sends one message to the sidecar, transferring the listed buffers. */
-export type PostBatch = (message: EventsMessage, transfer: Transferable[]) => void;
+export type PostBatch = (message: EventsMessage, transfer: readonly unknown[]) => void;
 
 /**
  * The sending side of one thread: buffers events in columns and posts them to the sidecar in batches.

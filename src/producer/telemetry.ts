@@ -6,6 +6,7 @@ import {
   ERRORS,
   type FromSidecar,
   HANDLED,
+  type Port,
   type ProducerInfo,
   type ProducerReport,
   SENT,
@@ -180,7 +181,7 @@ export class Telemetry implements AsyncDisposable {
    * @returns The port to transfer.
    * @throws {Error} After `stop()`.
    */
-  connect(name?: string): MessagePort {
+  connect(name?: string): Port {
     if (this.#stopping) throw new Error("Telemetry is stopped: call connect() before stop()");
     const id = this.#producers.length;
     const info: ProducerInfo = {

@@ -15,7 +15,7 @@ export interface NodeWorkerThreads {
 
 /** A `node:worker_threads` Worker, as far as it is used here. */
 export interface NodeWorker {
-  postMessage(message: unknown, transfer?: readonly Transferable[]): void;
+  postMessage(message: unknown, transfer?: readonly unknown[]): void;
   on(event: "message", listener: (data: unknown) => void): void;
   on(event: "error", listener: (error: unknown) => void): void;
   on(event: "exit", listener: (code: number) => void): void;
@@ -26,7 +26,7 @@ export interface NodeWorker {
 
 /** The parent port inside a `node:worker_threads` worker. */
 export interface NodeMessagePort {
-  postMessage(message: unknown, transfer?: readonly Transferable[]): void;
+  postMessage(message: unknown, transfer?: readonly unknown[]): void;
   on(event: "message", listener: (data: unknown) => void): void;
 }
 

@@ -5,7 +5,7 @@ import { spawnWebWorker } from "./worker.web.ts";
 
 /** A spawned worker, the same on every runtime. */
 export interface WorkerHandle {
-  post(message: unknown, transfer?: Transferable[]): void;
+  post(message: unknown, transfer?: readonly unknown[]): void;
   onMessage(listener: (data: unknown) => void): void;
   /** A load failure or an uncaught error inside the worker. */
   onError(listener: (error: Error) => void): void;

@@ -17,7 +17,7 @@ export function spawnWebWorker(url: URL): WorkerHandle {
   };
   worker.addEventListener("close", exit);
   return {
-    post: (message, transfer = []) => worker.postMessage(message, transfer),
+    post: (message, transfer = []) => worker.postMessage(message, transfer as Transferable[]),
     onMessage: (listener) => worker.addEventListener("message", (event) => listener(event.data)),
     onError: (listener) =>
       worker.addEventListener("error", (event) => {
