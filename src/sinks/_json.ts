@@ -1,8 +1,10 @@
 /**
  * Encodes a value as one line of JSON, always valid: `NaN`, `Infinity` and `-Infinity` become the strings
  * `"NaN"`, `"Infinity"`, `"-Infinity"`; a `BigInt` becomes its decimal digits as a string; `-0` becomes `0`;
- * `undefined` becomes `null`; an `Error` `{ name, message, stack }`; a `Map` an array of `[key, value]` pairs and a `Set` an array; a typed array an array
- * of numbers; an `ArrayBuffer` or `DataView` an array of its bytes; an invalid `Date` `null`; a value met again inside itself `"[Circular]"`.
+ * `undefined` becomes `null`; a `Map` an array of `[key, value]` pairs and a `Set` an array; a typed array an array
+ * of numbers; an `ArrayBuffer` or `DataView` an array of its bytes; an invalid `Date` `null`; a value met again
+ * inside itself `"[Circular]"`. Events reach sinks as snapshots (see `snapshot.ts`), so Errors, URLs and functions
+ * are plain data already.
  */
 export function toJsonLine(value: unknown): string {
   return JSON.stringify(toJsonValue(value, new Set())) ?? "null";
@@ -30,7 +32,6 @@ export function toJsonValue(value: unknown, seen: Set<object> = new Set()): unkn
   if (seen.has(value)) return "[Circular]";
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? null : value.toISOString();
   if (value instanceof RegExp) return String(value);
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack ?? "" };
   seen.add(value);
   try {
     if (Array.isArray(value)) return value.map((v) => toJsonValue(v, seen));
