@@ -21,8 +21,12 @@ export const TRUNCATED = 6;
 export const ERRORS = 7;
 /** Index of the stopped flag, in the main producer's counters only: set by the sidecar once a stop completed. */
 export const STOPPED = 5;
+/** Index of `invalid`: metric updates and records refused for a bad value, written by the producer. */
+export const INVALID = 8;
+/** Index of `defined`: metric handles this producer announced, written by the producer. */
+export const DEFINED = 9;
 /** Number of 32-bit slots per producer. */
-export const SLOT_LENGTH = 8;
+export const SLOT_LENGTH = 10;
 
 /**
  * Creates the shared counters of one producer. Counts wrap at 2^32; readers compare with `(a - b) | 0`, which is
@@ -53,6 +57,12 @@ export type SinkSpec =
 /** What the sidecar needs to start. */
 export interface InitMessage {
   readonly kind: "init";
+  /** When `startTelemetry()` was called, epoch milliseconds. */
+  readonly startTime: number;
+  /** Milliseconds between metric snapshots handed to sinks. */
+  readonly metricsInterval: number;
+  /** Distinct label sets per metric name before updates go to its overflow series. */
+  readonly maxLabelSets: number;
   readonly clock: Int32Array;
   readonly sinks: readonly SinkSpec[];
   readonly producer: ProducerInfo;
@@ -88,6 +98,13 @@ export function createClock(): Int32Array {
 export const KIND_NUMBER = 0;
 /** `kinds[i]` of an event whose value is the next entry of `others`. */
 export const KIND_OTHER = 1;
+/** `kinds[i]` of a log, span or progress record: the next entry of `others`. */
+export const KIND_RECORD = 2;
+/** `kinds[i]` of a histogram value `numbers[i]` is `KIND_SAMPLE + id`, `id` being the handle's metric id. */
+export const KIND_SAMPLE = 16;
+
+/** Counter and gauge cells per shared block; a producer adds a block when its handles fill the last one. */
+export const CELLS_PER_BLOCK = 256;
 
 /**
  * A batch of events from one producer, in columns. Numbers travel in a `Float64Array` (transferred, not cloned);
@@ -98,7 +115,9 @@ export interface BatchMessage {
   readonly kind: "batch";
   readonly origin: number;
   readonly count: number;
-  readonly kinds: Uint8Array;
+  /** True when some entry is a record or a histogram value, not an event. */
+  readonly mixed: boolean;
+  readonly kinds: Uint32Array;
   readonly numbers: Float64Array;
   readonly others: unknown[];
   readonly times: Float64Array;
@@ -111,12 +130,36 @@ export interface BatchMessage {
 export interface ListMessage {
   readonly kind: "events";
   readonly origin: number;
+  /** Each entry's kind, present only when some entry is a record or a histogram value. */
+  readonly kinds?: number[];
   readonly values: unknown[];
   readonly times: number[];
 }
 
 /** Events as they travel: in columns when many, as lists when few. */
 export type EventsMessage = BatchMessage | ListMessage;
+
+/** The kind of a metric handle. */
+export type MetricKind = "counter" | "gauge" | "histogram";
+
+/**
+ * A new metric handle, posted by its producer when the handle is made, before any of its updates. Counters and
+ * gauges live in shared cells (`block`, sent with the first handle placed in it); histogram values travel in
+ * batches as `KIND_SAMPLE + id`.
+ */
+export interface DefineMessage {
+  readonly kind: "define";
+  readonly id: number;
+  readonly metric: MetricKind;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly unit: string;
+  readonly description: string;
+  /** Histogram bucket bounds, ascending. */
+  readonly buckets?: readonly number[];
+  /** A new block of cells, when this handle is the first in it. */
+  readonly block?: Float64Array;
+}
 
 /** Batches with fewer events than this travel as a `ListMessage`. */
 export const SMALL_BATCH = 64;
@@ -158,7 +201,7 @@ export interface SyncMessage {
 }
 
 /** Messages from producers and the main thread to the sidecar. */
-export type ToSidecar = InitMessage | EventsMessage | ConnectMessage | SyncMessage;
+export type ToSidecar = InitMessage | EventsMessage | DefineMessage | ConnectMessage | SyncMessage;
 
 /** Messages from the sidecar to the thread that started it. */
 export type FromSidecar =
@@ -179,6 +222,8 @@ export interface ProducerReport {
   readonly dropped: number;
   /** String events cut to `maxEventBytes`; they are also counted as sent and handled. */
   readonly truncated: number;
+  /** Metric updates and records refused for a bad value (a negative counter increment, a NaN). */
+  readonly invalid: number;
 }
 
 /** Errors of one sink in a report. */
@@ -201,6 +246,8 @@ export interface StopReport {
   readonly dropped: number;
   /** String events cut to `maxEventBytes`. */
   readonly truncated: number;
+  /** Metric updates and records refused for a bad value (a negative counter increment, a NaN). */
+  readonly invalid: number;
   /** Sink calls that threw or rejected. */
   readonly errors: number;
   /** Milliseconds from `startTelemetry()` to the end of `stop()`. */

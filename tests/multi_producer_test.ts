@@ -126,6 +126,7 @@ describe("compute workers through connect()", () => {
       handled: 0,
       dropped: 300,
       truncated: 0,
+      invalid: 0,
     });
     assertEquals(report.sent, report.handled + report.dropped);
   });

@@ -128,7 +128,7 @@ describe("custom sinks", () => {
     });
     for (let i = 1; i <= 10; i++) telemetry.event(i);
     await telemetry.flush();
-    assertEquals(telemetry.stats, { sent: 10, handled: 10, dropped: 0, errors: 1 });
+    assertEquals(telemetry.stats, { sent: 10, handled: 10, dropped: 0, invalid: 0, errors: 1 });
     const report = await telemetry.stop();
     assertEquals(report.errors, 1);
     assertEquals(report.sinks[0], { name: "createSink", errors: 1, firstError: "sink refuses event 3" });

@@ -60,7 +60,7 @@ describe("stop()", () => {
     await telemetry.stop();
     telemetry.event("after");
     telemetry.event({ late: true });
-    assertEquals(telemetry.stats, { sent: 3, handled: 1, dropped: 2, errors: 0 });
+    assertEquals(telemetry.stats, { sent: 3, handled: 1, dropped: 2, invalid: 0, errors: 0 });
   });
 
   test("stop() waits for an async sink", async () => {
@@ -93,7 +93,7 @@ describe("flush()", () => {
     await telemetry.flush();
     assertEquals(Atomics.load(shared, COLLECT.count), 1_000);
     assertEquals(Atomics.load(shared, COLLECT.flushes), 1);
-    assertEquals(telemetry.stats, { sent: 1_000, handled: 1_000, dropped: 0, errors: 0 });
+    assertEquals(telemetry.stats, { sent: 1_000, handled: 1_000, dropped: 0, invalid: 0, errors: 0 });
     for (let i = 1_000; i < 1_500; i++) telemetry.event(i);
     const report = await telemetry.stop();
     assertEquals(Atomics.load(shared, COLLECT.count), 1_500);

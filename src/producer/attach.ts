@@ -1,9 +1,13 @@
 import type { Port, WelcomeMessage } from "../protocol.ts";
 import { receiveNow } from "../runtime/port.ts";
 import { Producer } from "./producer.ts";
+import { type Instruments, InstrumentSet } from "./instruments.ts";
 
-/** The sending side in another thread, from `attachTelemetry()`. */
-export interface TelemetryProducer {
+/**
+ * The sending side in another thread, from `attachTelemetry()`: events, metric handles, logs, spans and progress,
+ * as on the main thread's `Telemetry`.
+ */
+export interface TelemetryProducer extends Instruments {
   /** Sends one event. Never blocks and never throws; after `close()` it is counted as dropped. */
   event(value: unknown): void;
   /** Posts the events buffered on this thread now (they are also posted at the end of each turn). */
@@ -50,9 +54,18 @@ export function attachTelemetry(port: Port): TelemetryProducer {
     producer.close();
     closePort();
   };
+  const instruments = new InstrumentSet(producer);
   return {
     event: (value) => producer.event(value),
     flush: () => producer.post(),
     close: () => producer.close(),
+    counter: (name, labels, options) => instruments.counter(name, labels, options),
+    gauge: (name, labels, options) => instruments.gauge(name, labels, options),
+    histogram: (name, labels, options) => instruments.histogram(name, labels, options),
+    timer: (name, labels) => instruments.timer(name, labels),
+    time: (name, fn) => instruments.time(name, fn),
+    log: (level, message, fields) => instruments.log(level, message, fields),
+    span: (name, attributes) => instruments.span(name, attributes),
+    progress: (done, total, label) => instruments.progress(done, total, label),
   };
 }

@@ -57,6 +57,13 @@ export interface TelemetryOptions {
    * program that handles signals with `Deno.addSignalListener` passes `false`. Default `true`.
    */
   readonly handleSignals?: boolean;
+  /** Milliseconds between the metric snapshots the sidecar hands to sinks while the run goes. Default 1,000. */
+  readonly metricsInterval?: number;
+  /**
+   * Distinct label sets per metric name; past it, updates go to one overflow series labelled
+   * `otel.metric.overflow="true"` and one warning line is printed. Integer from 1 to 1,000,000; default 1,000.
+   */
+  readonly maxLabelSets?: number;
   /** The sidecar's module URL, for bundlers that move it. Default: the worker file shipped beside this module. */
   readonly workerUrl?: URL | string;
 }
@@ -71,6 +78,8 @@ const KNOWN = [
   "stopTimeout",
   "exitTimeout",
   "handleSignals",
+  "metricsInterval",
+  "maxLabelSets",
   "workerUrl",
 ];
 
@@ -82,6 +91,8 @@ export interface ResolvedOptions {
   readonly stopTimeout: number;
   readonly exitTimeout: number;
   readonly handleSignals: boolean;
+  readonly metricsInterval: number;
+  readonly maxLabelSets: number;
   readonly workerUrl: URL;
 }
 
@@ -121,6 +132,8 @@ export function resolveOptions(
     stopTimeout: duration("stopTimeout", options.stopTimeout, 10_000),
     exitTimeout: duration("exitTimeout", options.exitTimeout, 2_000),
     handleSignals: boolean("handleSignals", options.handleSignals, true),
+    metricsInterval: duration("metricsInterval", options.metricsInterval, 1_000),
+    maxLabelSets: integer("maxLabelSets", options.maxLabelSets, 1_000, 1, 1_000_000),
     workerUrl: options.workerUrl === undefined ? defaultWorker : absoluteUrl("workerUrl", options.workerUrl),
   };
 }

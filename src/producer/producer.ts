@@ -3,11 +3,15 @@ import {
   type BatchMessage,
   BELL,
   countDelta,
+  DEFINED,
+  type DefineMessage,
   DROPPED,
   type EventsMessage,
   HANDLED,
+  INVALID,
   KIND_NUMBER,
   KIND_OTHER,
+  KIND_RECORD,
   type ListMessage,
   POSTED,
   type ProducerConfig,
@@ -30,7 +34,7 @@ function wake(clock: Int32Array): void {
 }
 
 /** Sends one message to the sidecar, transferring the listed buffers. */
-export type PostBatch = (message: EventsMessage, transfer: readonly unknown[]) => void;
+export type PostBatch = (message: EventsMessage | DefineMessage, transfer: readonly unknown[]) => void;
 
 /**
  * The sending side of one thread: buffers events in columns and posts them to the sidecar in batches.
@@ -51,7 +55,7 @@ export class Producer {
     this.#scheduled = false;
     this.post();
   };
-  #kinds: Uint8Array<ArrayBuffer>;
+  #kinds: Uint32Array<ArrayBuffer>;
   #numbers: Float64Array<ArrayBuffer>;
   #times: Float64Array<ArrayBuffer>;
   #others: unknown[] = [];
@@ -59,6 +63,10 @@ export class Producer {
   #sent = 0;
   #dropped = 0;
   #truncated = 0;
+  #invalid = 0;
+  #defined = 0;
+  /** Some buffered entry is a record or a histogram value. */
+  #mixed = false;
   /** `sent` at which the queue bound must be checked again: below it there is room without looking. */
   #checkAt: number;
   #warned = false;
@@ -78,7 +86,7 @@ export class Producer {
     this.#capacity = config.batchSize;
     this.#checkAt = config.maxQueued;
     this.#limits = { maxChars: config.maxEventBytes, cut: (text) => this.#cut(text) };
-    this.#kinds = new Uint8Array(this.#capacity);
+    this.#kinds = new Uint32Array(this.#capacity);
     this.#numbers = new Float64Array(this.#capacity);
     this.#times = new Float64Array(this.#capacity);
   }
@@ -128,17 +136,78 @@ export class Producer {
     }
   }
 
+  /**
+   * Buffers one histogram value of the handle whose kind code is `kind` (`KIND_SAMPLE + id`). The value was checked
+   * by the handle; its time is the batch's, so no clock is read.
+   */
+  sample(kind: number, value: number): void {
+    if (this.#closed || (this.#sent >= this.#checkAt && !this.#admit())) {
+      this.#drop();
+      return;
+    }
+    const i = this.#length;
+    this.#kinds[i] = kind;
+    this.#numbers[i] = value;
+    this.#times[i] = this.#now;
+    this.#mixed = true;
+    this.#length = i + 1;
+    this.#slot[SENT] = ++this.#sent;
+    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** Buffers a log, span or progress record, already a plain cloneable object. */
+  record(value: object): void {
+    if (this.#closed || (this.#sent >= this.#checkAt && !this.#admit())) {
+      this.#drop();
+      return;
+    }
+    const i = this.#length;
+    this.#kinds[i] = KIND_RECORD;
+    this.#others.push(value);
+    this.#times[i] = performance.now();
+    this.#mixed = true;
+    this.#length = i + 1;
+    this.#slot[SENT] = ++this.#sent;
+    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** Announces a metric handle to the sidecar, ahead of its updates; counted so `stop()` waits for it. */
+  define(message: DefineMessage): void {
+    if (this.#closed) return;
+    try {
+      this.#post(message, []);
+    } catch {
+      return; // The sidecar is gone; its updates are lost with it.
+    }
+    this.#slot[DEFINED] = ++this.#defined;
+  }
+
+  /** Counts a metric update or record refused for its value. */
+  invalid(): void {
+    this.#slot[INVALID] = ++this.#invalid;
+  }
+
   /** Posts the buffered events now, if any. */
   post(): void {
     if (this.#slot[BELL] !== 0) Atomics.store(this.#slot, BELL, 0);
     const count = this.#length;
     if (count === 0) return;
     const others = this.#others;
+    const mixed = this.#mixed;
     this.#others = [];
     this.#length = 0;
+    this.#mixed = false;
     try {
-      if (count < SMALL_BATCH) this.#postList(count, others);
-      else this.#postColumns(count, others);
+      if (count < SMALL_BATCH) this.#postList(count, others, mixed);
+      else this.#postColumns(count, others, mixed);
     } catch {
       // Snapshots always clone, so this is the channel itself failing (the sidecar died, or its port was closed).
       // The events stay counted as sent and not handled, which the report shows as lost.
@@ -147,28 +216,37 @@ export class Producer {
   }
 
   /** A few events (the end of a turn): plain lists; the buffers stay for the next ones. */
-  #postList(count: number, others: unknown[]): void {
+  #postList(count: number, others: unknown[], mixed: boolean): void {
     const kinds = this.#kinds;
     const numbers = this.#numbers;
     const values = new Array<unknown>(count);
     const times = new Array<number>(count);
     let other = 0;
     for (let i = 0; i < count; i++) {
-      values[i] = kinds[i] === KIND_NUMBER ? numbers[i] : others[other++];
+      const kind = kinds[i]!;
+      values[i] = kind === KIND_OTHER || kind === KIND_RECORD ? others[other++] : numbers[i];
       times[i] = this.#times[i]!;
     }
+    const message: ListMessage = mixed
+      ? {
+        kind: "events",
+        origin: performance.timeOrigin,
+        kinds: Array.from(kinds.subarray(0, count)),
+        values,
+        times,
+      }
+      : { kind: "events", origin: performance.timeOrigin, values, times };
     kinds.fill(KIND_NUMBER, 0, count);
-    const message: ListMessage = { kind: "events", origin: performance.timeOrigin, values, times };
     this.#post(message, []);
   }
 
   /** Many events: the columns. A full batch moves its buffers and starts new ones; a partial one sends copies. */
-  #postColumns(count: number, others: unknown[]): void {
+  #postColumns(count: number, others: unknown[], mixed: boolean): void {
     let kinds = this.#kinds;
     let numbers = this.#numbers;
     let times = this.#times;
     if (count === this.#capacity) {
-      this.#kinds = new Uint8Array(count);
+      this.#kinds = new Uint32Array(count);
       this.#numbers = new Float64Array(count);
       this.#times = new Float64Array(count);
     } else {
@@ -181,6 +259,7 @@ export class Producer {
       kind: "batch",
       origin: performance.timeOrigin,
       count,
+      mixed,
       kinds,
       numbers,
       others,

@@ -6,6 +6,7 @@ import {
   ERRORS,
   type FromSidecar,
   HANDLED,
+  INVALID,
   type Port,
   type ProducerInfo,
   type ProducerReport,
@@ -23,15 +24,30 @@ import { spawnWorker, type WorkerHandle } from "../runtime/worker.ts";
 import { duration, type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
 import { escapeControl } from "../sinks/_format.ts";
 import { Producer } from "./producer.ts";
+import {
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type HistogramOptions,
+  type Instruments,
+  InstrumentSet,
+  type MetricLabels,
+  type MetricOptions,
+  type Span,
+  type Timer,
+} from "./instruments.ts";
+import type { LogLevel } from "../sinks/sink.ts";
 
 /** Live counts, read without a message to the sidecar. */
 export interface TelemetryStats {
-  /** Calls of `event()` on every producer. */
+  /** Events, records (logs, spans, progress) and histogram values sent, on every producer. */
   readonly sent: number;
-  /** Events every sink has handled. */
+  /** Of those, the ones every sink has handled. */
   readonly handled: number;
-  /** Events refused (after stop, past `maxQueued`) or lost with the sidecar. */
+  /** Of those, the ones refused (after stop, past `maxQueued`) or lost with the sidecar. */
   readonly dropped: number;
+  /** Metric updates and records refused for a bad value (a negative counter increment, a NaN). */
+  readonly invalid: number;
   /** Sink calls that threw or rejected, and errors on the sidecar's thread outside sink calls. */
   readonly errors: number;
 }
@@ -50,8 +66,9 @@ const SIDECAR_URL = new URL("../worker/sidecar_worker.ts", import.meta.url);
  * Create it with `startTelemetry()`. `event()` buffers and returns at once; `flush()` and `stop()` resolve once every
  * event sent before them was handled by every sink.
  */
-export class Telemetry implements AsyncDisposable {
+export class Telemetry implements AsyncDisposable, Instruments {
   readonly #handle: WorkerHandle;
+  readonly #instruments: InstrumentSet;
   readonly #options: ResolvedOptions;
   readonly #producer: Producer;
   readonly #producers: ProducerInfo[];
@@ -77,6 +94,7 @@ export class Telemetry implements AsyncDisposable {
       (message, transfer) => handle.post(message, transfer),
       options.producer,
     );
+    this.#instruments = new InstrumentSet(this.#producer);
     // An error event does not always end a worker (Bun also reports errors the worker caught); its exit does.
     handle.onError((error) => this.#lastError = error.message);
     handle.onExit(() => this.#die(this.#lastError ?? "it exited"));
@@ -111,10 +129,151 @@ export class Telemetry implements AsyncDisposable {
     this.#producer.event(value);
   }
 
+  /**
+   * Gets a counter handle: made once, then `add()` in hot loops costs a few nanoseconds and sends nothing (the total
+   * lives in memory shared with the sidecar). The same name and labels give the same handle.
+   *
+   * @example Count rows in a hot loop
+   * ```ts
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry({ sinks: [] });
+   * const rows = telemetry.counter("rows_processed", { stage: "load" });
+   * for (let i = 0; i < 1000; i++) rows.add();
+   * await telemetry.stop();
+   * ```
+   *
+   * @param name The metric's name.
+   * @param labels Fixed labels of this handle's series.
+   * @param options Unit and description.
+   * @returns The handle.
+   * @throws {TypeError} When the name is empty, a label value is not a string, or the name is another kind's.
+   */
+  counter(name: string, labels?: MetricLabels, options?: MetricOptions): Counter {
+    return this.#instruments.counter(name, labels, options);
+  }
+
+  /**
+   * Gets a gauge handle: `set()` stores the value in memory shared with the sidecar.
+   *
+   * @param name The metric's name.
+   * @param labels Fixed labels of this handle's series.
+   * @param options Unit and description.
+   * @returns The handle.
+   * @throws {TypeError} When the name is empty, a label value is not a string, or the name is another kind's.
+   */
+  gauge(name: string, labels?: MetricLabels, options?: MetricOptions): Gauge {
+    return this.#instruments.gauge(name, labels, options);
+  }
+
+  /**
+   * Gets a histogram handle: `record()` stores the value in the batch going to the sidecar, which keeps buckets,
+   * sum, count, min, max and p50/p90/p99.
+   *
+   * @example Record a loss per step
+   * ```ts
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry({ sinks: [] });
+   * const loss = telemetry.histogram("loss", {}, { buckets: [0.01, 0.1, 1] });
+   * for (let step = 1; step <= 100; step++) loss.record(1 / step);
+   * await telemetry.stop();
+   * ```
+   *
+   * @param name The metric's name.
+   * @param labels Fixed labels of this handle's series.
+   * @param options Unit, description and bucket bounds.
+   * @returns The handle.
+   * @throws {TypeError} When the name is empty, a label value is not a string, the buckets are not ascending
+   * finite numbers, or the name is another kind's.
+   */
+  histogram(name: string, labels?: MetricLabels, options?: HistogramOptions): Histogram {
+    return this.#instruments.histogram(name, labels, options);
+  }
+
+  /**
+   * Gets a timer: a histogram of milliseconds. `start()` returns the function that stops it.
+   *
+   * @param name The metric's name.
+   * @param labels Fixed labels of this handle's series.
+   * @returns The handle.
+   * @throws {TypeError} As `histogram()`.
+   */
+  timer(name: string, labels?: MetricLabels): Timer {
+    return this.#instruments.timer(name, labels);
+  }
+
+  /**
+   * Runs `fn` and records how long it took in the timer `name`; for a promise, once it settles.
+   *
+   * @example Time a phase
+   * ```ts
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry({ sinks: [] });
+   * const total = telemetry.time("sum_ms", () => [1, 2, 3].reduce((a, b) => a + b));
+   * console.assert(total === 6);
+   * await telemetry.stop();
+   * ```
+   *
+   * @param name The timer's name.
+   * @param fn The work to time.
+   * @returns What `fn` returns.
+   */
+  time<T>(name: string, fn: () => T): T {
+    return this.#instruments.time(name, fn);
+  }
+
+  /**
+   * Sends a log line. Never throws: an unknown level is sent as `"info"` and counted in `invalid`.
+   *
+   * @param level `"trace"`, `"debug"`, `"info"`, `"warn"`, `"error"` or `"fatal"`.
+   * @param message The line.
+   * @param fields Extra fields, copied at this call.
+   */
+  log(level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>): void {
+    this.#instruments.log(level, message, fields);
+  }
+
+  /**
+   * Starts a root span; `span.span()` starts a child in the same trace, `span.end()` sends it.
+   *
+   * @example Time a stage with a child step
+   * ```ts
+   * import { startTelemetry } from "@sidecar/telemetry";
+   *
+   * const telemetry = await startTelemetry({ sinks: [] });
+   * const fit = telemetry.span("fit", { rows: 1000 });
+   * const step = fit.span("gradient");
+   * step.end();
+   * fit.end();
+   * await telemetry.stop();
+   * ```
+   *
+   * @param name The operation.
+   * @param attributes Attributes, copied when the span ends.
+   * @returns The running span.
+   */
+  span(name: string, attributes?: Readonly<Record<string, unknown>>): Span {
+    return this.#instruments.span(name, attributes);
+  }
+
+  /**
+   * Reports progress: `done` units of `total` in the stage `label` (default `"main"`; a worker's default is its
+   * `connect()` name). A `done` that is not a finite number from 0 up is ignored and counted in `invalid`.
+   *
+   * @param done Units done so far.
+   * @param total Units in the stage, when known.
+   * @param label The stage.
+   */
+  progress(done: number, total?: number, label?: string): void {
+    this.#instruments.progress(done, total, label);
+  }
+
   /** Live counts over every producer. */
   get stats(): TelemetryStats {
-    const { sent, handled, dropped } = this.#count();
-    return { sent, handled, dropped, errors: Atomics.load(this.#producers[0]!.slot, ERRORS) };
+    const { sent, handled, dropped, invalid } = this.#count();
+    return { sent, handled, dropped, invalid, errors: Atomics.load(this.#producers[0]!.slot, ERRORS) };
   }
 
   /**
@@ -216,6 +375,7 @@ export class Telemetry implements AsyncDisposable {
       handled: counts.handled,
       dropped: counts.dropped,
       truncated: counts.truncated,
+      invalid: counts.invalid,
       errors: this.#lastSinks.reduce((sum, s) => sum + s.errors, 0),
       durationMs: performance.now() - this.#startedAt,
       confirmed: reply !== undefined && reply.complete,
@@ -320,8 +480,10 @@ export class Telemetry implements AsyncDisposable {
     handled: number;
     dropped: number;
     truncated: number;
+    invalid: number;
     producers: ProducerReport[];
   } {
+    let invalid = 0;
     let sent = 0;
     let handled = 0;
     let dropped = 0;
@@ -333,6 +495,8 @@ export class Telemetry implements AsyncDisposable {
       const lost = this.#dead ? accepted - done : 0;
       const truncated = Atomics.load(info.slot, TRUNCATED) >>> 0;
       cut += truncated;
+      const refusedValues = Atomics.load(info.slot, INVALID) >>> 0;
+      invalid += refusedValues;
       const report = {
         id: info.id,
         name: info.name,
@@ -340,13 +504,14 @@ export class Telemetry implements AsyncDisposable {
         handled: done,
         dropped: refused + lost,
         truncated,
+        invalid: refusedValues,
       };
       sent += report.sent;
       handled += report.handled;
       dropped += report.dropped;
       return report;
     });
-    return { sent, handled, dropped, truncated: cut, producers };
+    return { sent, handled, dropped, truncated: cut, invalid, producers };
   }
 }
 
@@ -370,6 +535,7 @@ export class Telemetry implements AsyncDisposable {
  */
 export async function startTelemetry(options?: TelemetryOptions | null): Promise<Telemetry> {
   const startedAt = performance.now();
+  const startTime = performance.timeOrigin + startedAt;
   const resolved = resolveOptions(options, SIDECAR_URL);
   let handle: WorkerHandle;
   try {
@@ -411,7 +577,15 @@ export async function startTelemetry(options?: TelemetryOptions | null): Promise
       fail(`Telemetry worker failed to load from ${resolved.workerUrl.href}: ${error.message}`)
     );
     handle.onExit(() => fail(`Telemetry worker exited before it was ready (${resolved.workerUrl.href})`));
-    handle.post({ kind: "init", sinks: resolved.sinks, producer: main, clock: main.clock });
+    handle.post({
+      kind: "init",
+      startTime,
+      metricsInterval: resolved.metricsInterval,
+      maxLabelSets: resolved.maxLabelSets,
+      sinks: resolved.sinks,
+      producer: main,
+      clock: main.clock,
+    });
   });
   return new Telemetry(handle, resolved, main, startedAt);
 }

@@ -162,7 +162,9 @@ export interface RunSummary {
   readonly endTime: number;
   readonly producers: readonly ProducerSummary[];
   /** Errors per sink so far (this sink's `close()` error, if any, is not in it yet). */
-  readonly sinks: ReadonlyArray<{ readonly name: string; readonly errors: number; readonly firstError?: string }>;
+  readonly sinks: ReadonlyArray<
+    { readonly name: string; readonly errors: number; readonly firstError?: string }
+  >;
 }
 
 /**

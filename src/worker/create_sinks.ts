@@ -53,9 +53,13 @@ async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
   } catch (error) {
     throw new Error(`"${spec.export}" from ${spec.module} threw: ${message(error)}`);
   }
-  if (typeof sink?.handle !== "function") {
+  if (
+    !["handle", "records", "metrics"].some((m) =>
+      typeof (sink as unknown as Record<string, unknown>)?.[m] === "function"
+    )
+  ) {
     throw new Error(
-      `Custom sink "${spec.export}" from ${spec.module} returned no object with a handle() method`,
+      `Custom sink "${spec.export}" from ${spec.module} returned no object with a handle(), records() or metrics() method`,
     );
   }
   return sink;

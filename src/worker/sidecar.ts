@@ -4,10 +4,15 @@ import {
   type BatchMessage,
   BELL,
   countDelta,
+  DEFINED,
+  type DefineMessage,
+  DROPPED,
   ERRORS,
   type EventsMessage,
   HANDLED,
   KIND_NUMBER,
+  KIND_RECORD,
+  KIND_SAMPLE,
   type ListMessage,
   POSTED,
   type ProducerInfo,
@@ -19,8 +24,9 @@ import {
   TICK,
   TICK_MS,
 } from "../protocol.ts";
-import type { EventBatch, ProducerMeta, Sink } from "../sinks/sink.ts";
+import type { EventBatch, ProducerMeta, RunSummary, Sink, TelemetryRecord } from "../sinks/sink.ts";
 import { escapeControl } from "../sinks/_format.ts";
+import { MetricStore } from "./metric_store.ts";
 
 // How long the clock keeps ticking after the last batch, while no producer holds unposted events.
 const REST_AFTER_MS = 50;
@@ -43,10 +49,29 @@ interface ProducerState {
   /** Events received in batches, wrapped to 32 bits like the shared counters. */
   received: number;
   handled: number;
+  /** Metric definitions received. */
+  defined: number;
+}
+
+/** What the sidecar learns at start besides its sinks. */
+export interface SidecarOptions {
+  /** When the run started, epoch milliseconds. */
+  readonly startTime: number;
+  /** Milliseconds between metric snapshots for the sinks. */
+  readonly metricsInterval: number;
+  /** Distinct label sets per metric name. */
+  readonly maxLabelSets: number;
+}
+
+/** The parts of one batch, split by kind. */
+interface Split {
+  readonly events: EventBatch;
+  readonly records: TelemetryRecord[];
+  readonly length: number;
 }
 
 interface Waiter {
-  readonly targets: ReadonlyArray<readonly [ProducerState, number]>;
+  readonly targets: ReadonlyArray<readonly [ProducerState, number, number]>;
   readonly resolve: () => void;
 }
 
@@ -66,9 +91,21 @@ export class Sidecar {
   #clock: ReturnType<typeof setInterval> | undefined;
   #clockArray: Int32Array | undefined;
   #batchSeen = false;
+  readonly #options: SidecarOptions;
+  readonly #metrics: MetricStore;
+  readonly #metricSinks: SinkState[];
+  #metricsTimer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(sinks: readonly NamedSink[]) {
+  constructor(sinks: readonly NamedSink[], options: SidecarOptions) {
     this.#sinks = sinks.map((s) => ({ ...s, errors: 0 }));
+    this.#options = options;
+    this.#metrics = new MetricStore(options.maxLabelSets, (text) => writeSync(2, `${escapeControl(text)}\n`));
+    this.#metricSinks = this.#sinks.filter((s) => typeof s.sink.metrics === "function");
+    if (this.#metricSinks.length > 0) {
+      this.#metricsTimer = setInterval(() => {
+        if (this.#metrics.size > 0) void this.#enqueue(() => this.#sendMetrics(false));
+      }, options.metricsInterval);
+    }
   }
 
   /** Counts an error thrown outside any sink call (a sink's timer, say); the sidecar goes on. */
@@ -130,12 +167,14 @@ export class Sidecar {
       port,
       received: 0,
       handled: 0,
+      defined: 0,
     };
     this.#producers.set(info.id, state);
     if (port) {
       port.onmessage = (event: MessageEvent) => {
-        const data = event.data as EventsMessage;
+        const data = event.data as EventsMessage | DefineMessage;
         if (data?.kind === "batch" || data?.kind === "events") this.#receive(state, data);
+        else if (data?.kind === "define") this.#define(state, data);
       };
     }
   }
@@ -144,6 +183,19 @@ export class Sidecar {
   receive(id: number, batch: EventsMessage): void {
     const state = this.#producers.get(id);
     if (state) this.#receive(state, batch);
+  }
+
+  /** Takes a metric definition that arrived on the control channel from producer `id`. */
+  define(id: number, message: DefineMessage): void {
+    const state = this.#producers.get(id);
+    if (state) this.#define(state, message);
+  }
+
+  #define(state: ProducerState, message: DefineMessage): void {
+    if (this.#stopped) return;
+    this.#metrics.define(state.meta.id, message);
+    state.defined = (state.defined + 1) | 0;
+    if (this.#waiters.length > 0) this.#checkWaiters();
   }
 
   /** Answers a flush or stop request on its reply port once every event sent before it was handled. */
@@ -157,11 +209,15 @@ export class Sidecar {
       return;
     }
     const stop = request.kind === "stop";
+    const endTime = performance.timeOrigin + performance.now();
     const complete = await this.#caughtUp(request.timeout);
     await this.#enqueue(async () => {
+      if (stop) clearInterval(this.#metricsTimer);
+      if (stop || this.#metrics.size > 0) await this.#sendMetrics(stop);
       for (const s of this.#sinks) await this.#call(s, "flush");
       if (stop) {
-        for (const s of this.#sinks) await this.#call(s, "close");
+        const summary = this.#summary(endTime);
+        for (const s of this.#sinks) await this.#call(s, "close", summary);
       }
     });
     if (stop) {
@@ -185,24 +241,90 @@ export class Sidecar {
 
   #receive(state: ProducerState, batch: EventsMessage): void {
     if (this.#stopped) return;
-    const view = batch.kind === "batch" ? fromColumns(state.meta, batch) : fromList(state.meta, batch);
-    state.received = (state.received + view.length) | 0;
+    const split = this.#split(state, batch);
+    state.received = (state.received + split.length) | 0;
     this.#batchSeen = true;
-    this.#enqueue(() => this.#handle(state, view));
+    this.#enqueue(() => this.#handle(state, split));
     if (this.#waiters.length > 0) this.#checkWaiters();
   }
 
-  async #handle(state: ProducerState, batch: EventBatch): Promise<void> {
-    for (const s of this.#sinks) await this.#call(s, "handle", batch);
-    state.handled = (state.handled + batch.length) | 0;
+  /** Events go to `handle()`, records to `records()`; histogram values are aggregated here and now. */
+  #split(state: ProducerState, batch: EventsMessage): Split {
+    const meta = state.meta;
+    if (batch.kind === "batch" ? !batch.mixed : batch.kinds === undefined) {
+      const events = batch.kind === "batch" ? fromColumns(meta, batch) : fromList(meta, batch);
+      return { events, records: [], length: events.length };
+    }
+    const kinds = batch.kind === "batch" ? batch.kinds : batch.kinds!;
+    const count = batch.kind === "batch" ? batch.count : batch.values.length;
+    const values: unknown[] = [];
+    const times: number[] = [];
+    const records: TelemetryRecord[] = [];
+    let other = 0;
+    for (let i = 0; i < count; i++) {
+      const kind = kinds[i]!;
+      if (kind >= KIND_SAMPLE) {
+        const value = batch.kind === "batch" ? batch.numbers[i]! : batch.values[i] as number;
+        this.#metrics.record(meta.id, kind - KIND_SAMPLE, value);
+        continue;
+      }
+      const value = batch.kind === "batch"
+        ? (kind === KIND_NUMBER ? batch.numbers[i] : batch.others[other++])
+        : batch.values[i];
+      if (kind === KIND_RECORD) records.push(asRecord(value, meta));
+      else {
+        values.push(value);
+        times.push(batch.times[i]! + batch.origin);
+      }
+    }
+    const events: EventBatch = {
+      producer: meta,
+      length: values.length,
+      values,
+      times: Float64Array.from(times),
+    };
+    return { events, records, length: count };
+  }
+
+  async #handle(state: ProducerState, split: Split): Promise<void> {
+    const { events, records } = split;
+    for (const s of this.#sinks) {
+      if (events.length > 0 && s.sink.handle) await this.#call(s, "handle", events);
+      if (records.length > 0 && s.sink.records) await this.#call(s, "records", records);
+    }
+    state.handled = (state.handled + split.length) | 0;
     Atomics.store(state.slot, HANDLED, state.handled);
     Atomics.notify(state.slot, HANDLED);
   }
 
-  async #call(s: SinkState, method: "handle" | "flush" | "close", batch?: EventBatch): Promise<void> {
+  async #sendMetrics(final: boolean): Promise<void> {
+    if (this.#metricSinks.length === 0) return;
+    const snapshot = this.#metrics.snapshot(this.#options.startTime, final);
+    for (const s of this.#metricSinks) await this.#call(s, "metrics", snapshot);
+  }
+
+  #summary(endTime: number): RunSummary {
+    return {
+      startTime: this.#options.startTime,
+      endTime,
+      producers: [...this.#producers.values()].map((p) => ({
+        name: p.meta.name,
+        sent: (Atomics.load(p.slot, SENT) >>> 0) + (Atomics.load(p.slot, DROPPED) >>> 0),
+        handled: Atomics.load(p.slot, HANDLED) >>> 0,
+        dropped: Atomics.load(p.slot, DROPPED) >>> 0,
+      })),
+      sinks: this.#sinkReports(),
+    };
+  }
+
+  async #call(
+    s: SinkState,
+    method: "handle" | "records" | "metrics" | "flush" | "close",
+    argument?: unknown,
+  ): Promise<void> {
     try {
-      if (method === "handle") await s.sink.handle(batch!);
-      else await s.sink[method]?.();
+      // deno-lint-ignore no-explicit-any
+      await (s.sink[method] as ((arg: any) => unknown) | undefined)?.call(s.sink, argument);
     } catch (error) {
       this.#record(s, error);
     }
@@ -227,11 +349,12 @@ export class Sidecar {
 
   /** Resolves true once every producer's batches up to its current `sent` count arrived, false on timeout. */
   #caughtUp(timeout: number): Promise<boolean> {
-    const targets: Array<readonly [ProducerState, number]> = [];
+    const targets: Array<readonly [ProducerState, number, number]> = [];
     for (const p of this.#producers.values()) {
       const sent = Atomics.load(p.slot, SENT);
-      if (countDelta(sent, p.received) <= 0) continue;
-      targets.push([p, sent]);
+      const defined = Atomics.load(p.slot, DEFINED);
+      if (countDelta(sent, p.received) <= 0 && countDelta(defined, p.defined) <= 0) continue;
+      targets.push([p, sent, defined]);
       // Events still in a busy producer's buffer: ask it to post them at its next event.
       if (countDelta(sent, Atomics.load(p.slot, POSTED)) > 0) Atomics.store(p.slot, BELL, 1);
     }
@@ -254,7 +377,9 @@ export class Sidecar {
 
   #checkWaiters(): void {
     this.#waiters = this.#waiters.filter((w) => {
-      const done = w.targets.every(([p, sent]) => countDelta(sent, p.received) <= 0);
+      const done = w.targets.every(([p, sent, defined]) =>
+        countDelta(sent, p.received) <= 0 && countDelta(defined, p.defined) <= 0
+      );
       if (done) w.resolve();
       return !done;
     });
@@ -285,4 +410,12 @@ function fromList(producer: ProducerMeta, batch: ListMessage): EventBatch {
   const times = Float64Array.from(batch.times);
   for (let i = 0; i < times.length; i++) times[i]! += batch.origin;
   return { producer, length: batch.values.length, values: batch.values, times };
+}
+
+/** A record as it arrived, completed with its producer (and, for progress, the default label). */
+function asRecord(value: unknown, producer: ProducerMeta): TelemetryRecord {
+  const record = value as { producer?: ProducerMeta; type: string; label?: string };
+  record.producer = producer;
+  if (record.type === "progress" && record.label === undefined) record.label = producer.name;
+  return record as TelemetryRecord;
 }

@@ -20,6 +20,9 @@ function serve(message: ToSidecar): void {
     case "events":
       sidecar!.receive(0, message);
       break;
+    case "define":
+      sidecar!.define(0, message);
+      break;
     case "connect":
       sidecar!.addProducer(message.producer, message.port);
       break;
@@ -35,7 +38,11 @@ parent.onMessage(async (data) => {
   if (sidecar) return serve(message);
   if (message.kind !== "init") return void early.push(message);
   try {
-    const created = new Sidecar(await createSinks(message.sinks));
+    const created = new Sidecar(await createSinks(message.sinks), {
+      startTime: message.startTime,
+      metricsInterval: message.metricsInterval,
+      maxLabelSets: message.maxLabelSets,
+    });
     created.addProducer(message.producer);
     created.startClock(message.clock);
     catchStrayErrors((error) => created.strayError(error));
