@@ -275,7 +275,7 @@ describe("logs, spans and progress", () => {
     const workers = [0, 1].map(async (i) => {
       const worker = new Worker(new URL("./fixtures/metrics_worker.ts", import.meta.url));
       const port = telemetry.connect(`worker-${i}`);
-      worker.postMessage({ port, count: 500 }, [port]);
+      worker.postMessage({ port, count: 500 }, [port as never]);
       await new Promise((resolve) => worker.once("message", resolve));
       await worker.terminate();
     });
