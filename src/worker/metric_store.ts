@@ -38,7 +38,10 @@ export class MetricStore {
   readonly #kinds = new Map<string, MetricKind>();
   readonly #labelSets = new Map<string, number>();
   /** Per producer: its blocks of cells and its handles' definitions by id. */
-  readonly #producers = new Map<number, { blocks: Float64Array[]; definitions: Definition[] }>();
+  readonly #producers = new Map<
+    number,
+    { blocks: Float64Array[]; definitions: Definition[]; histograms: Array<HistogramState | undefined> }
+  >();
   readonly #maxLabelSets: number;
   readonly #warn: (message: string) => void;
 
@@ -51,7 +54,7 @@ export class MetricStore {
   /** Takes a handle's definition from producer `producer`, before any of its updates. */
   define(producer: number, message: DefineMessage): void {
     let state = this.#producers.get(producer);
-    if (!state) this.#producers.set(producer, state = { blocks: [], definitions: [] });
+    if (!state) this.#producers.set(producer, state = { blocks: [], definitions: [], histograms: [] });
     if (message.block) state.blocks[Math.floor(message.id / CELLS_PER_BLOCK)] = message.block;
     const known = this.#kinds.get(message.name);
     if (known !== undefined && known !== message.metric) {
@@ -67,15 +70,16 @@ export class MetricStore {
     this.#kinds.set(message.name, message.metric);
     const series = this.#seriesFor(message);
     state.definitions[message.id] = { series };
+    state.histograms[message.id] = series.histogram;
     if (message.metric !== "histogram") {
       const block = state.blocks[Math.floor(message.id / CELLS_PER_BLOCK)]!;
       series.cells.push({ block, index: message.id % CELLS_PER_BLOCK, last: NaN });
     }
   }
 
-  /** Adds a histogram value of handle `id` of producer `producer`. */
-  record(producer: number, id: number, value: number): void {
-    this.#producers.get(producer)?.definitions[id]?.series?.histogram?.record(value);
+  /** The histograms of producer `producer`'s handles, by handle id (undefined for other kinds). */
+  histograms(producer: number): ReadonlyArray<HistogramState | undefined> {
+    return this.#producers.get(producer)?.histograms ?? [];
   }
 
   /** Reads every series now. */

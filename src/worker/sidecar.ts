@@ -260,12 +260,13 @@ export class Sidecar {
     const values: unknown[] = [];
     const times: number[] = [];
     const records: TelemetryRecord[] = [];
+    const histograms = this.#metrics.histograms(meta.id);
     let other = 0;
     for (let i = 0; i < count; i++) {
       const kind = kinds[i]!;
       if (kind >= KIND_SAMPLE) {
         const value = batch.kind === "batch" ? batch.numbers[i]! : batch.values[i] as number;
-        this.#metrics.record(meta.id, kind - KIND_SAMPLE, value);
+        histograms[kind - KIND_SAMPLE]?.record(value);
         continue;
       }
       const value = batch.kind === "batch"
