@@ -103,6 +103,55 @@ export const KIND_RECORD = 2;
 /** `kinds[i]` of a histogram value `numbers[i]` is `KIND_SAMPLE + id`, `id` being the handle's metric id. */
 export const KIND_SAMPLE = 16;
 
+/**
+ * `kinds[i]` of a flat object encoded by shape is `KIND_SHAPE + id`: its numbers and booleans are the next
+ * entries of `fields`, its strings the next entries of `others`, in the shape's key order.
+ */
+export const KIND_SHAPE = 1 << 30;
+/** A shape's field type: a number, read from `fields`. */
+export const FIELD_NUMBER = 0;
+/** A shape's field type: a string, read from `others`. */
+export const FIELD_STRING = 1;
+/** A shape's field type: a boolean, read from `fields` as 0 or 1. */
+export const FIELD_BOOLEAN = 2;
+/** Most keys a flat object may have to be encoded by shape. */
+export const MAX_SHAPE_KEYS = 16;
+/** Most shapes per producer; objects of later shapes are copied whole. */
+export const MAX_SHAPES = 4096;
+
+/** The keys and field types of flat objects, announced in the batch that first uses it. */
+export interface Shape {
+  readonly id: number;
+  readonly keys: readonly string[];
+  readonly types: readonly number[];
+}
+
+/** Where decoding stands in a batch's `fields` and `others`. */
+export interface ShapeCursor {
+  field: number;
+  other: number;
+}
+
+/** Rebuilds one object of `shape` from the columns, advancing `cursor`. */
+export function decodeShape(
+  shape: Shape,
+  fields: Float64Array,
+  strings: readonly unknown[],
+  cursor: ShapeCursor,
+): Record<string, unknown> {
+  const { keys, types } = shape;
+  const value: Record<string, unknown> = {};
+  for (let j = 0; j < keys.length; j++) {
+    const type = types[j];
+    value[keys[j]!] = type === FIELD_NUMBER
+      ? fields[cursor.field++]
+      : type === FIELD_STRING
+      ? strings[cursor.other++]
+      : fields[cursor.field++] === 1;
+  }
+  return value;
+}
+
 /** Counter and gauge cells per shared block; a producer adds a block when its handles fill the last one. */
 export const CELLS_PER_BLOCK = 256;
 
@@ -119,6 +168,10 @@ export interface BatchMessage {
   readonly mixed: boolean;
   readonly kinds: Uint32Array;
   readonly numbers: Float64Array;
+  /** Fields of objects encoded by shape. */
+  readonly fields: Float64Array;
+  /** Shapes first used in this batch. */
+  readonly shapes: readonly Shape[];
   readonly others: unknown[];
   readonly times: Float64Array;
 }

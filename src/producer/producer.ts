@@ -12,7 +12,9 @@ import {
   KIND_NUMBER,
   KIND_OTHER,
   KIND_RECORD,
+  KIND_SHAPE,
   type ListMessage,
+  MAX_SHAPE_KEYS,
   POSTED,
   type ProducerConfig,
   type ProducerInfo,
@@ -23,6 +25,9 @@ import {
 } from "../protocol.ts";
 import { writeSync } from "../runtime/stdio.ts";
 import { snapshot, type SnapshotLimits } from "./snapshot.ts";
+import { ShapeEncoder } from "./shapes.ts";
+
+const NO_FIELDS = new Float64Array(0);
 
 // How long a blocked sender waits without the sidecar handling anything before it drops the event instead.
 const BLOCK_STALL_MS = 1_000;
@@ -59,6 +64,12 @@ export class Producer {
   #numbers: Float64Array<ArrayBuffer>;
   #times: Float64Array<ArrayBuffer>;
   #others: unknown[] = [];
+  /** Fields of objects encoded by shape; made at the first such object. */
+  #fields: Float64Array<ArrayBuffer> = NO_FIELDS;
+  #fieldLength = 0;
+  /** Past this many fields, an object event first posts the batch so its fields fit. */
+  #fieldRoom = Infinity;
+  readonly #shapes: ShapeEncoder;
   #length = 0;
   #sent = 0;
   #dropped = 0;
@@ -89,6 +100,7 @@ export class Producer {
     this.#kinds = new Uint32Array(this.#capacity);
     this.#numbers = new Float64Array(this.#capacity);
     this.#times = new Float64Array(this.#capacity);
+    this.#shapes = new ShapeEncoder(config.maxEventBytes);
   }
 
   /** Events accepted so far. */
@@ -112,6 +124,7 @@ export class Producer {
       this.#drop();
       return;
     }
+    if (this.#fieldLength > this.#fieldRoom && typeof value === "object") this.post();
     const i = this.#length;
     const clock = this.#clock;
     if (clock[AWAKE] === 0) wake(clock);
@@ -121,8 +134,15 @@ export class Producer {
       this.#now = performance.now();
     }
     this.#times[i] = this.#now;
+    let shape: number;
     if (typeof value === "number") this.#numbers[i] = value;
-    else {
+    else if (
+      typeof value === "object" && value !== null &&
+      (shape = this.#shapes.encode(value, this.#fieldsFor(), this.#fieldLength, this.#others)) >= 0
+    ) {
+      this.#kinds[i] = KIND_SHAPE + shape;
+      this.#fieldLength = this.#shapes.end;
+    } else {
       this.#kinds[i] = KIND_OTHER;
       // Copied now: the caller may change the object after this call, and the copy always clones.
       this.#others.push(snapshot(value, this.#limits));
@@ -195,6 +215,15 @@ export class Producer {
     this.#slot[INVALID] = ++this.#invalid;
   }
 
+  #fieldsFor(): Float64Array {
+    if (this.#fields === NO_FIELDS) {
+      // Room for four numeric fields per event on average; an event past it posts the batch first.
+      this.#fields = new Float64Array(this.#capacity * 4 + MAX_SHAPE_KEYS);
+      this.#fieldRoom = this.#capacity * 4;
+    }
+    return this.#fields;
+  }
+
   /** Posts the buffered events now, if any. */
   post(): void {
     if (this.#slot[BELL] !== 0) Atomics.store(this.#slot, BELL, 0);
@@ -202,12 +231,14 @@ export class Producer {
     if (count === 0) return;
     const others = this.#others;
     const mixed = this.#mixed;
+    const fields = this.#fieldLength;
     this.#others = [];
     this.#length = 0;
     this.#mixed = false;
+    this.#fieldLength = 0;
     try {
       if (count < SMALL_BATCH) this.#postList(count, others, mixed);
-      else this.#postColumns(count, others, mixed);
+      else this.#postColumns(count, others, mixed, fields);
     } catch {
       // Snapshots always clone, so this is the channel itself failing (the sidecar died, or its port was closed).
       // The events stay counted as sent and not handled, which the report shows as lost.
@@ -221,10 +252,14 @@ export class Producer {
     const numbers = this.#numbers;
     const values = new Array<unknown>(count);
     const times = new Array<number>(count);
-    let other = 0;
+    const cursor = { field: 0, other: 0 };
     for (let i = 0; i < count; i++) {
       const kind = kinds[i]!;
-      values[i] = kind === KIND_OTHER || kind === KIND_RECORD ? others[other++] : numbers[i];
+      if (kind >= KIND_SHAPE) {
+        // Few events: rebuilt here as plain objects, so the sidecar need not know the shape yet.
+        values[i] = this.#shapes.decode(kind - KIND_SHAPE, this.#fields, others, cursor);
+        if (mixed) kinds[i] = KIND_OTHER;
+      } else values[i] = kind === KIND_OTHER || kind === KIND_RECORD ? others[cursor.other++] : numbers[i];
       times[i] = this.#times[i]!;
     }
     const message: ListMessage = mixed
@@ -241,7 +276,7 @@ export class Producer {
   }
 
   /** Many events: the columns. A full batch moves its buffers and starts new ones; a partial one sends copies. */
-  #postColumns(count: number, others: unknown[], mixed: boolean): void {
+  #postColumns(count: number, others: unknown[], mixed: boolean, fieldLength: number): void {
     let kinds = this.#kinds;
     let numbers = this.#numbers;
     let times = this.#times;
@@ -255,6 +290,9 @@ export class Producer {
       times = times.slice(0, count);
       this.#kinds.fill(KIND_NUMBER, 0, count);
     }
+    const fields = fieldLength > 0 ? this.#fields.slice(0, fieldLength) : NO_FIELDS;
+    const shapes = this.#shapes.fresh;
+    if (shapes.length > 0) this.#shapes.fresh = [];
     const message: BatchMessage = {
       kind: "batch",
       origin: performance.timeOrigin,
@@ -262,10 +300,14 @@ export class Producer {
       mixed,
       kinds,
       numbers,
+      fields,
+      shapes,
       others,
       times,
     };
-    this.#post(message, [kinds.buffer, numbers.buffer, times.buffer]);
+    const transfer: ArrayBuffer[] = [kinds.buffer, numbers.buffer, times.buffer];
+    if (fieldLength > 0) transfer.push(fields.buffer);
+    this.#post(message, transfer);
   }
 
   /** Posts what is buffered and refuses later events, counting them as dropped. */

@@ -4,6 +4,7 @@ import {
   type BatchMessage,
   BELL,
   countDelta,
+  decodeShape,
   DEFINED,
   type DefineMessage,
   DROPPED,
@@ -13,10 +14,12 @@ import {
   KIND_NUMBER,
   KIND_RECORD,
   KIND_SAMPLE,
+  KIND_SHAPE,
   type ListMessage,
   POSTED,
   type ProducerInfo,
   SENT,
+  type Shape,
   type SinkReport,
   STOPPED,
   type SyncMessage,
@@ -51,6 +54,8 @@ interface ProducerState {
   handled: number;
   /** Metric definitions received. */
   defined: number;
+  /** Shapes of flat objects, by id, as announced in the batches. */
+  readonly shapes: Shape[];
 }
 
 /** What the sidecar learns at start besides its sinks. */
@@ -168,6 +173,7 @@ export class Sidecar {
       received: 0,
       handled: 0,
       defined: 0,
+      shapes: [],
     };
     this.#producers.set(info.id, state);
     if (port) {
@@ -251,8 +257,9 @@ export class Sidecar {
   /** Events go to `handle()`, records to `records()`; histogram values are aggregated here and now. */
   #split(state: ProducerState, batch: EventsMessage): Split {
     const meta = state.meta;
+    if (batch.kind === "batch") { for (const shape of batch.shapes) state.shapes[shape.id] = shape; }
     if (batch.kind === "batch" ? !batch.mixed : batch.kinds === undefined) {
-      const events = batch.kind === "batch" ? fromColumns(meta, batch) : fromList(meta, batch);
+      const events = batch.kind === "batch" ? fromColumns(meta, batch, state.shapes) : fromList(meta, batch);
       return { events, records: [], length: events.length };
     }
     const kinds = batch.kind === "batch" ? batch.kinds : batch.kinds!;
@@ -261,16 +268,21 @@ export class Sidecar {
     const times: number[] = [];
     const records: TelemetryRecord[] = [];
     const histograms = this.#metrics.histograms(meta.id);
-    let other = 0;
+    const cursor = { field: 0, other: 0 };
     for (let i = 0; i < count; i++) {
       const kind = kinds[i]!;
+      if (kind >= KIND_SHAPE && batch.kind === "batch") {
+        values.push(decodeShape(state.shapes[kind - KIND_SHAPE]!, batch.fields, batch.others, cursor));
+        times.push(batch.times[i]! + batch.origin);
+        continue;
+      }
       if (kind >= KIND_SAMPLE) {
         const value = batch.kind === "batch" ? batch.numbers[i]! : batch.values[i] as number;
         histograms[kind - KIND_SAMPLE]?.record(value);
         continue;
       }
       const value = batch.kind === "batch"
-        ? (kind === KIND_NUMBER ? batch.numbers[i] : batch.others[other++])
+        ? (kind === KIND_NUMBER ? batch.numbers[i] : batch.others[cursor.other++])
         : batch.values[i];
       if (kind === KIND_RECORD) records.push(asRecord(value, meta));
       else {
@@ -396,12 +408,17 @@ export class Sidecar {
   }
 }
 
-function fromColumns(producer: ProducerMeta, batch: BatchMessage): EventBatch {
-  const { count, origin, kinds, numbers, others, times } = batch;
+function fromColumns(producer: ProducerMeta, batch: BatchMessage, shapes: readonly Shape[]): EventBatch {
+  const { count, origin, kinds, numbers, fields, others, times } = batch;
   const values = new Array<unknown>(count);
-  let other = 0;
+  const cursor = { field: 0, other: 0 };
   for (let i = 0; i < count; i++) {
-    values[i] = kinds[i] === KIND_NUMBER ? numbers[i] : others[other++];
+    const kind = kinds[i]!;
+    values[i] = kind === KIND_NUMBER
+      ? numbers[i]
+      : kind >= KIND_SHAPE
+      ? decodeShape(shapes[kind - KIND_SHAPE]!, fields, others, cursor)
+      : others[cursor.other++];
     times[i]! += origin;
   }
   return { producer, length: count, values, times: times.subarray(0, count) };

@@ -1,0 +1,85 @@
+import { describe, test } from "node:test";
+import { join } from "node:path";
+import { assertEquals } from "@std/assert";
+import { startTelemetry } from "../mod.ts";
+import { readNdjson, tempDir } from "./_helpers.ts";
+
+// Flat objects travel encoded by shape (numbers in columns, strings in a list); these values check that every
+// kind of object comes out exactly as it went in, in order, whichever way it travelled.
+function values(): unknown[] {
+  const out: unknown[] = [];
+  for (let i = 0; i < 300; i++) {
+    out.push({ step: i, loss: 1 / (i + 1), phase: i % 2 ? "fit" : "eval" });
+    if (i % 7 === 0) out.push({ loss: i, step: 0.5, phase: "reordered keys" });
+    if (i % 11 === 0) out.push({ step: i, loss: 0, phase: "extra", extra: true });
+    if (i % 13 === 0) out.push({ step: "now a string", loss: -0.25, phase: "" });
+    if (i % 17 === 0) out.push({ nested: { a: i }, list: [i] });
+    if (i % 19 === 0) out.push({ ok: false, yes: true, n: -Infinity, m: NaN });
+    if (i % 23 === 0) out.push(i);
+    if (i % 29 === 0) out.push({});
+  }
+  const many: Record<string, number> = {};
+  for (let k = 0; k < 20; k++) many[`k${k}`] = k;
+  out.push(many);
+  out.push({ long: "x".repeat(100) }); // cut by maxEventBytes 64: copied whole, with the marker
+  return out;
+}
+
+describe("flat objects encoded by shape", () => {
+  for (const batchSize of [8192, 64, 5]) {
+    test(`every object arrives as sent, in order (batchSize ${batchSize})`, async () => {
+      const path = join(tempDir(), "shapes.ndjson");
+      const telemetry = await startTelemetry({
+        sinks: [{ kind: "ndjson", path }],
+        batchSize,
+        maxEventBytes: 64,
+      });
+      const sent = values();
+      for (const value of sent) telemetry.event(value);
+      await telemetry.stop();
+      const got = readNdjson(path).map((l) => l.value);
+      const expected = JSON.parse(JSON.stringify(sent, (_k, v) => {
+        if (typeof v === "number" && !Number.isFinite(v)) {
+          return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+        }
+        return v;
+      }));
+      expected[expected.length - 1] = { long: `${"x".repeat(64)}…[truncated: 36 of 100 characters cut]` };
+      assertEquals(got.length, sent.length);
+      assertEquals(got, expected);
+    });
+  }
+
+  test("an object changed after event() is reported as it was at the call", async () => {
+    const path = join(tempDir(), "copy.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    const progress = { step: 0, phase: "a" };
+    for (let i = 0; i < 100; i++) {
+      progress.step = i;
+      progress.phase = `p${i}`;
+      telemetry.event(progress);
+    }
+    await telemetry.stop();
+    const got = readNdjson(path).map((l) => l.value as { step: number; phase: string });
+    assertEquals(got.map((v) => v.step), Array.from({ length: 100 }, (_, i) => i));
+    assertEquals(got[99], { step: 99, phase: "p99" });
+  });
+
+  test("a getter that throws is recorded by the whole-value rules, not lost", async () => {
+    const path = join(tempDir(), "getter.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    telemetry.event({ a: 1 });
+    telemetry.event({
+      a: 2,
+      get b(): number {
+        throw new Error("no b");
+      },
+    });
+    telemetry.event({ a: 3 });
+    await telemetry.stop();
+    const got = readNdjson(path).map((l) => l.value);
+    assertEquals(got[0], { a: 1 });
+    assertEquals(got[2], { a: 3 });
+    assertEquals((got[1] as { a: number }).a, 2);
+  });
+});
