@@ -22,3 +22,4 @@ export type { TelemetryProducer } from "./src/producer/attach.ts";
 export type { SinkOption, TelemetryOptions } from "./src/producer/options.ts";
 export type { OverflowPolicy, Port, ProducerReport, SinkReport, StopReport } from "./src/protocol.ts";
 export type { EventBatch, ProducerMeta, Sink, SinkFactory } from "./src/sinks/sink.ts";
+export type { OtlpAttributeValue, OtlpSinkOptions } from "./src/sinks/otlp.ts";
