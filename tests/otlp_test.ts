@@ -329,6 +329,21 @@ describe("OTLP sink", () => {
     assertStringIncludes(error!, "1 metric exports failed (last error: no answer within 100 ms, 1 attempt)");
   });
 
+  test("a record that cannot be encoded fails alone, and records() does not throw", async () => {
+    const backend = await receiver();
+    const sink = otlpSink({ endpoint: backend.url, maxBatch: 1 });
+    const fields = {
+      get bad(): never {
+        throw new Error("boom");
+      },
+    };
+    sink.records([{ ...log(1), fields }, log(2)]);
+    const { error } = await closeSink(sink);
+    await backend.close();
+    assertEquals(logMessages(backend.accepted("/v1/logs")), ["log 2"]);
+    assertStringIncludes(error!, "lost 1 logs: 1 logs failed (last error: cannot encode: boom)");
+  });
+
   test("header values appear in no error message, even when the receiver echoes them", async () => {
     const backend = await receiver((request, res) => {
       const echo = String(request.headers["x-api-key"]);

@@ -213,28 +213,36 @@ class OtlpExporter implements OtlpSink {
   }
 
   #start(signal: Signal): boolean {
-    let body: unknown;
+    let encode: () => unknown;
     let items = 0;
     if (signal === "metrics") {
-      if (this.#snapshot === undefined || this.#metricsInFlight) return false;
-      body = encodeMetrics(this.#snapshot, this.#resource);
+      const snapshot = this.#snapshot;
+      if (snapshot === undefined || this.#metricsInFlight) return false;
       this.#snapshot = undefined;
       this.#metricsInFlight = true;
+      encode = () => encodeMetrics(snapshot, this.#resource);
     } else {
       const queue = signal === "logs" ? this.#logs : this.#spans;
       if (queue.length === 0) return false;
       const batch = queue.take(this.#options.maxBatch);
       items = batch.length;
-      body = signal === "logs"
-        ? encodeLogs(batch as LogRecord[], this.#resource)
-        : encodeSpans(batch as SpanRecord[], this.#resource);
+      encode = () =>
+        signal === "logs"
+          ? encodeLogs(batch as LogRecord[], this.#resource)
+          : encodeSpans(batch as SpanRecord[], this.#resource);
     }
     const task: Task = { signal, items, settled: false };
     this.#tasks.add(task);
+    let body: string;
+    try {
+      body = JSON.stringify(encode());
+    } catch (error) {
+      // Settled on a later tick, so `records()` never throws and `#pump` does not recurse.
+      queueMicrotask(() => this.#settle(task, "failed", `cannot encode: ${describeError(error)}`));
+      return true;
+    }
     // Never rejects: every failure ends as a count.
-    this.#send(task, JSON.stringify(body)).catch((error) =>
-      this.#settle(task, "failed", describeError(error))
-    );
+    this.#send(task, body).catch((error) => this.#settle(task, "failed", describeError(error)));
     return true;
   }
 
