@@ -68,3 +68,4 @@ export type {
   SpanRecord,
   TelemetryRecord,
 } from "./src/sinks/sink.ts";
+export type { OtlpAttributeValue, OtlpSinkOptions } from "./src/sinks/otlp.ts";

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { ResolvedOtlpOptions } from "./sinks/_otlp_options.ts";
+
 /** Index of `sent` in a producer's counters: events accepted by `event()`, written by the producer. */
 export const SENT = 0;
 /** Index of `posted` in a producer's counters: events already posted in batches, written by the producer. */
@@ -52,7 +54,8 @@ export type Port = (typeof MessagePort)["prototype"];
 export type SinkSpec =
   | { readonly kind: "console" }
   | { readonly kind: "ndjson"; readonly path: string }
-  | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown };
+  | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown }
+  | { readonly kind: "otlp"; readonly options: ResolvedOtlpOptions };
 
 /** What the sidecar needs to start. */
 export interface InitMessage {

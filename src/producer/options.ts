@@ -1,4 +1,5 @@
 import type { OverflowPolicy, ProducerConfig, SinkSpec } from "../protocol.ts";
+import { type OtlpSinkOptions, resolveOtlpOptions } from "../sinks/_otlp_options.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
 export type SinkOption =
@@ -17,7 +18,11 @@ export type SinkOption =
     readonly export?: string;
     /** Structured-cloneable options passed to the factory. */
     readonly options?: unknown;
-  };
+  }
+  | ({
+    /** Exports log records, spans and metrics over OTLP/HTTP (JSON) to an OpenTelemetry receiver. */
+    readonly kind: "otlp";
+  } & OtlpSinkOptions);
 
 /** Options of `startTelemetry()`. */
 export interface TelemetryOptions {
@@ -171,10 +176,12 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
         options: option.options,
       };
     }
+    case "otlp":
+      return { kind: "otlp", options: resolveOtlpOptions(option, at) };
     default:
       throw new TypeError(
         `Invalid option ${at}.kind: ${describe((option as { kind?: unknown }).kind)} is not a sink kind; ` +
-          `use "console", "ndjson" or "custom"`,
+          `use "console", "ndjson", "custom" or "otlp"`,
       );
   }
 }
