@@ -48,6 +48,7 @@ export type Port = (typeof MessagePort)["prototype"];
 export type SinkSpec =
   | { readonly kind: "console" }
   | { readonly kind: "ndjson"; readonly path: string }
+  | { readonly kind: "report"; readonly path: string; readonly title: string; readonly slowestSpans: number }
   | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown };
 
 /** What the sidecar needs to start. */
