@@ -105,7 +105,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 .bad{color:#dc2626;font-weight:600}
 .levels{display:flex;flex-wrap:wrap;gap:6px;margin-bottom:8px}
 .level{border:1px solid #e2e8f0;border-radius:4px;padding:1px 7px;font-size:12px}
-.level b{font-variant-numeric:tabular-nums}
+.level strong{font-variant-numeric:tabular-nums}
 .level.error,.level.fatal{border-color:#fecaca;background:#fef2f2}.level.warn{border-color:#fde68a;background:#fffbeb}
 ul.errors{list-style:none;margin:0;padding:0;font-size:12px}
 ul.errors li{border-top:1px solid #f1f5f9;padding:3px 0;overflow-wrap:anywhere}
@@ -191,7 +191,7 @@ function summarySection(data: ReportData, duration: number): string {
   const logs = `<div class="card"><h2>Logs</h2><div class="levels">` +
     data.logCounts.map((l) =>
       `<span class="level ${l.level}" data-level="${l.level}" data-count="${l.count}">${l.level} ` +
-      `<b>${formatCount(l.count)}</b></span>`
+      `<strong>${formatCount(l.count)}</strong></span>`
     ).join("") + `</div>` +
     (data.lastErrors.length === 0 ? `<p class="muted">No errors logged</p>` : `<ul class="errors">` +
       data.lastErrors.map((e) =>
@@ -283,7 +283,8 @@ function metricCard(track: SeriesTrack, startTime: number, span: number, duratio
       fromZero: true,
     });
     const mean = duration > 0 ? s.value / (duration / 1000) : NaN;
-    return `<article ${attrs} data-value="${s.value}" data-points="${xs.length}">${head}${chart}<dl class="stats">` +
+    return `<article ${attrs} data-value="${s.value}" data-rate-mean="${mean}" data-rate-peak="${peak}" ` +
+      `data-points="${xs.length}">${head}${chart}<dl class="stats">` +
       stat("total", unit === "" ? formatCount(s.value) : formatQuantity(s.value, unit)) +
       stat("mean rate", rate(mean, unit)) +
       stat("peak rate", rate(peak, unit)) + `</dl></article>`;
@@ -344,9 +345,7 @@ function progressSection(data: ReportData, span: number): string {
     });
     const last = times[times.length - 1];
     const status = known
-      ? `${formatCount(p.done)} / ${formatCount(p.total!)} <b>${
-        formatNumber(Math.round(percent * 10) / 10)
-      }%</b>`
+      ? `${formatCount(p.done)} / ${formatCount(p.total!)} <strong>${formatNumber(round1(percent))}%</strong>`
       : `${formatCount(p.done)} done`;
     return `<div class="progress" data-label="${escapeHtml(p.label)}" data-done="${p.done}"` +
       (known ? ` data-total="${p.total}" data-percent="${percent}"` : "") +
@@ -411,6 +410,10 @@ function item(term: string, value: string): string {
 
 function stat(term: string, value: string): string {
   return `<div><dt>${term}</dt><dd>${escapeHtml(value)}</dd></div>`;
+}
+
+function round1(value: number): number {
+  return Math.round(value * 10) / 10;
 }
 
 function cell(value: number | undefined): string {
