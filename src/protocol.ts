@@ -55,7 +55,8 @@ export type SinkSpec =
   | { readonly kind: "console" }
   | { readonly kind: "ndjson"; readonly path: string }
   | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown }
-  | { readonly kind: "otlp"; readonly options: ResolvedOtlpOptions };
+  | { readonly kind: "otlp"; readonly options: ResolvedOtlpOptions }
+  | { readonly kind: "report"; readonly path: string; readonly title: string; readonly slowestSpans: number };
 
 /** What the sidecar needs to start. */
 export interface InitMessage {

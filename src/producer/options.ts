@@ -11,6 +11,15 @@ export type SinkOption =
     readonly path: string;
   }
   | {
+    readonly kind: "report";
+    /** HTML file to write when telemetry stops; created (with a note that the run is going) at start. */
+    readonly path: string;
+    /** Heading and page title of the report. Default `"Telemetry report"`. */
+    readonly title?: string;
+    /** How many of the slowest spans the report lists. Integer from 0 to 1000; default 20. */
+    readonly slowestSpans?: number;
+  }
+  | {
     readonly kind: "custom";
     /** Absolute URL of the module, for example `new URL("./my_sink.ts", import.meta.url)`. */
     readonly module: URL | string;
@@ -159,6 +168,17 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
         throw new TypeError(`Invalid option ${at}.path: expected a file path, got ${describe(option.path)}`);
       }
       return { kind: "ndjson", path: option.path };
+    case "report": {
+      if (typeof option.path !== "string" || option.path === "") {
+        throw new TypeError(`Invalid option ${at}.path: expected a file path, got ${describe(option.path)}`);
+      }
+      const title = option.title ?? "Telemetry report";
+      if (typeof title !== "string") {
+        throw new TypeError(`Invalid option ${at}.title: expected a string, got ${describe(title)}`);
+      }
+      const slowestSpans = integer(`${at}.slowestSpans`, option.slowestSpans, 20, 0, 1000);
+      return { kind: "report", path: option.path, title, slowestSpans };
+    }
     case "custom": {
       const name = option.export ?? "createSink";
       if (typeof name !== "string" || name === "") {

@@ -2,6 +2,7 @@ import type { SinkSpec } from "../protocol.ts";
 import { consoleSink } from "../sinks/console.ts";
 import { ndjsonSink } from "../sinks/ndjson.ts";
 import { otlpSinkFromResolved } from "../sinks/otlp.ts";
+import { reportSink } from "../sinks/report.ts";
 import type { Sink, SinkFactory } from "../sinks/sink.ts";
 import type { NamedSink } from "./sidecar.ts";
 
@@ -31,6 +32,15 @@ async function createSink(spec: SinkSpec): Promise<NamedSink> {
         return { name: "ndjson", sink: ndjsonSink(spec.path) };
       } catch (error) {
         throw new Error(`cannot open ${spec.path}: ${message(error)}`);
+      }
+    case "report":
+      try {
+        return {
+          name: "report",
+          sink: reportSink({ path: spec.path, title: spec.title, slowestSpans: spec.slowestSpans }),
+        };
+      } catch (error) {
+        throw new Error(`cannot write ${spec.path}: ${message(error)}`);
       }
     case "custom":
       return { name: spec.export, sink: await loadCustom(spec) };
