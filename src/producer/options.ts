@@ -1,4 +1,4 @@
-import type { OverflowPolicy, ProducerConfig, SinkSpec } from "../protocol.ts";
+import type { OverflowPolicy, ProducerConfig, PushgatewaySpec, SinkSpec } from "../protocol.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
 export type SinkOption =
@@ -17,6 +17,29 @@ export type SinkOption =
     readonly export?: string;
     /** Structured-cloneable options passed to the factory. */
     readonly options?: unknown;
+  }
+  | {
+    readonly kind: "pushgateway";
+    /** Base URL of the Prometheus Pushgateway, `http:` or `https:`, for example `"http://localhost:9091"`. */
+    readonly url: string;
+    /** The `job` label of the group the run's metrics are pushed to. */
+    readonly job: string;
+    /**
+     * More labels of the group, such as `{ instance: "node-7" }`: a run replaces only the metrics of its own
+     * group. Names like Prometheus label names, other than `job`. Default none.
+     */
+    readonly grouping?: Readonly<Record<string, string>>;
+    /** Labels added to every series that has no label of that name. Default none. */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** Milliseconds between pushes while the run goes; the final metrics are pushed at stop. Default 10,000. */
+    readonly interval?: number;
+    /** Milliseconds one request may take before it is abandoned (and tried again). Default 5,000. */
+    readonly timeout?: number;
+    /**
+     * Times a push is tried again after no answer, a timeout or a 5xx, 408 or 429 answer, waiting 100 ms, then
+     * 200 ms, 400 ms, ... Integer from 0 to 10; default 3.
+     */
+    readonly retries?: number;
   };
 
 /** Options of `startTelemetry()`. */
@@ -158,12 +181,69 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
         options: option.options,
       };
     }
+    case "pushgateway":
+      return pushgatewaySpec(at, option);
     default:
       throw new TypeError(
         `Invalid option ${at}.kind: ${describe((option as { kind?: unknown }).kind)} is not a sink kind; ` +
-          `use "console", "ndjson" or "custom"`,
+          `use "console", "ndjson", "custom" or "pushgateway"`,
       );
   }
+}
+
+function pushgatewaySpec(at: string, option: Extract<SinkOption, { kind: "pushgateway" }>): PushgatewaySpec {
+  const url = typeof option.url === "string" && URL.canParse(option.url) ? new URL(option.url) : undefined;
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    const got = describe(option.url);
+    throw new TypeError(
+      `Invalid option ${at}.url: expected an http(s) URL such as "http://localhost:9091", got ${got}`,
+    );
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw new TypeError(
+      `Invalid option ${at}.url: give the gateway's base URL, without credentials, query or hash`,
+    );
+  }
+  if (typeof option.job !== "string" || option.job === "") {
+    throw new TypeError(`Invalid option ${at}.job: expected a non-empty string, got ${describe(option.job)}`);
+  }
+  const grouping = labelMap(`${at}.grouping`, option.grouping);
+  if ("job" in grouping) {
+    throw new TypeError(`Invalid option ${at}.grouping.job: the job is given by ${at}.job`);
+  }
+  return {
+    kind: "pushgateway",
+    url: url.href,
+    job: option.job,
+    grouping,
+    labels: labelMap(`${at}.labels`, option.labels),
+    interval: duration(`${at}.interval`, option.interval, 10_000),
+    timeout: duration(`${at}.timeout`, option.timeout, 5_000),
+    retries: integer(`${at}.retries`, option.retries, 3, 0, 10),
+  };
+}
+
+function labelMap(name: string, value: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Invalid option ${name}: expected an object of label names to strings, got ${describe(value)}`,
+    );
+  }
+  const labels: Record<string, string> = {};
+  for (const [key, text] of Object.entries(value)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || key.startsWith("__")) {
+      throw new TypeError(
+        `Invalid option ${name}: ${JSON.stringify(key)} is not a label name; use letters, digits and _, ` +
+          `not starting with a digit or __`,
+      );
+    }
+    if (typeof text !== "string") {
+      throw new TypeError(`Invalid option ${name}.${key}: expected a string, got ${describe(text)}`);
+    }
+    labels[key] = text;
+  }
+  return labels;
 }
 
 function boolean(name: string, value: boolean | undefined, fallback: boolean): boolean {
