@@ -10,7 +10,8 @@
  *   written `_le`. A label with an empty value is left out, as Prometheus treats it as absent.
  * - Counters are named with a `_total` suffix unless they already end in it.
  * - Series with the same final name and labels are merged, as a duplicate would make the whole push refused:
- *   counters and histograms are summed, and of gauges the last one wins.
+ *   counters and histograms are summed (a histogram with other bounds is folded onto the first one's bounds,
+ *   each bucket into the first bound at or above its own), and of gauges the last one wins.
  * - Two families of different kinds must not share names: the first in the order of the series keeps its name,
  *   and a later one whose name, or one of a histogram's `_bucket`, `_sum` and `_count`, clashes with another
  *   family's gets its kind added: `x_gauge`, `x_counter_total`, `x_histogram` (then `_2`, `_3`, ... if that is
