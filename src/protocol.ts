@@ -56,7 +56,20 @@ export type SinkSpec =
   | { readonly kind: "ndjson"; readonly path: string }
   | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown }
   | { readonly kind: "otlp"; readonly options: ResolvedOtlpOptions }
-  | { readonly kind: "report"; readonly path: string; readonly title: string; readonly slowestSpans: number };
+  | { readonly kind: "report"; readonly path: string; readonly title: string; readonly slowestSpans: number }
+  | PushgatewaySpec;
+
+/** Options of the Pushgateway sink with their defaults applied; see `SinkOption` for each field. */
+export interface PushgatewaySpec {
+  readonly kind: "pushgateway";
+  readonly url: string;
+  readonly job: string;
+  readonly grouping: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly interval: number;
+  readonly timeout: number;
+  readonly retries: number;
+}
 
 /** What the sidecar needs to start. */
 export interface InitMessage {

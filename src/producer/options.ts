@@ -1,4 +1,4 @@
-import type { OverflowPolicy, ProducerConfig, SinkSpec } from "../protocol.ts";
+import type { OverflowPolicy, ProducerConfig, PushgatewaySpec, SinkSpec } from "../protocol.ts";
 import { type OtlpSinkOptions, resolveOtlpOptions } from "../sinks/_otlp_options.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
@@ -31,7 +31,30 @@ export type SinkOption =
   | ({
     /** Exports log records, spans and metrics over OTLP/HTTP (JSON) to an OpenTelemetry receiver. */
     readonly kind: "otlp";
-  } & OtlpSinkOptions);
+  } & OtlpSinkOptions)
+  | {
+    readonly kind: "pushgateway";
+    /** Base URL of the Prometheus Pushgateway, `http:` or `https:`, for example `"http://localhost:9091"`. */
+    readonly url: string;
+    /** The `job` label of the group the run's metrics are pushed to. */
+    readonly job: string;
+    /**
+     * More labels of the group, such as `{ instance: "node-7" }`: a run replaces only the metrics of its own
+     * group. Names like Prometheus label names, other than `job`. Default none.
+     */
+    readonly grouping?: Readonly<Record<string, string>>;
+    /** Labels added to every series that has no label of that name. Default none. */
+    readonly labels?: Readonly<Record<string, string>>;
+    /** Milliseconds between pushes while the run goes; the final metrics are pushed at stop. Default 10,000. */
+    readonly interval?: number;
+    /** Milliseconds one request may take before it is abandoned (and tried again). Default 5,000. */
+    readonly timeout?: number;
+    /**
+     * Times a push is tried again after no answer, a timeout or a 5xx, 408 or 429 answer, waiting 100 ms, then
+     * 200 ms, 400 ms, ... Integer from 0 to 10; default 3.
+     */
+    readonly retries?: number;
+  };
 
 /** Options of `startTelemetry()`. */
 export interface TelemetryOptions {
@@ -81,6 +104,8 @@ export interface TelemetryOptions {
   /** The sidecar's module URL, for bundlers that move it. Default: the worker file shipped beside this module. */
   readonly workerUrl?: URL | string;
 }
+
+const SINK_KINDS = `"console", "ndjson", "progress", "report", "pushgateway", "otlp" or "custom"`;
 
 const KNOWN = [
   "sinks",
@@ -198,12 +223,69 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
     }
     case "otlp":
       return { kind: "otlp", options: resolveOtlpOptions(option, at) };
+    case "pushgateway":
+      return pushgatewaySpec(at, option);
     default:
       throw new TypeError(
         `Invalid option ${at}.kind: ${describe((option as { kind?: unknown }).kind)} is not a sink kind; ` +
-          `use "console", "ndjson", "custom" or "otlp"`,
+          `use ${SINK_KINDS}`,
       );
   }
+}
+
+function pushgatewaySpec(at: string, option: Extract<SinkOption, { kind: "pushgateway" }>): PushgatewaySpec {
+  const url = typeof option.url === "string" && URL.canParse(option.url) ? new URL(option.url) : undefined;
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    const got = describe(option.url);
+    throw new TypeError(
+      `Invalid option ${at}.url: expected an http(s) URL such as "http://localhost:9091", got ${got}`,
+    );
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw new TypeError(
+      `Invalid option ${at}.url: give the gateway's base URL, without credentials, query or hash`,
+    );
+  }
+  if (typeof option.job !== "string" || option.job === "") {
+    throw new TypeError(`Invalid option ${at}.job: expected a non-empty string, got ${describe(option.job)}`);
+  }
+  const grouping = labelMap(`${at}.grouping`, option.grouping);
+  if ("job" in grouping) {
+    throw new TypeError(`Invalid option ${at}.grouping.job: the job is given by ${at}.job`);
+  }
+  return {
+    kind: "pushgateway",
+    url: url.href,
+    job: option.job,
+    grouping,
+    labels: labelMap(`${at}.labels`, option.labels),
+    interval: duration(`${at}.interval`, option.interval, 10_000),
+    timeout: duration(`${at}.timeout`, option.timeout, 5_000),
+    retries: integer(`${at}.retries`, option.retries, 3, 0, 10),
+  };
+}
+
+function labelMap(name: string, value: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `Invalid option ${name}: expected an object of label names to strings, got ${describe(value)}`,
+    );
+  }
+  const labels: Record<string, string> = {};
+  for (const [key, text] of Object.entries(value)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(key) || key.startsWith("__")) {
+      throw new TypeError(
+        `Invalid option ${name}: ${JSON.stringify(key)} is not a label name; use letters, digits and _, ` +
+          `not starting with a digit or __`,
+      );
+    }
+    if (typeof text !== "string") {
+      throw new TypeError(`Invalid option ${name}.${key}: expected a string, got ${describe(text)}`);
+    }
+    labels[key] = text;
+  }
+  return labels;
 }
 
 function boolean(name: string, value: boolean | undefined, fallback: boolean): boolean {

@@ -3,6 +3,7 @@ import { consoleSink } from "../sinks/console.ts";
 import { ndjsonSink } from "../sinks/ndjson.ts";
 import { otlpSinkFromResolved } from "../sinks/otlp.ts";
 import { reportSink } from "../sinks/report.ts";
+import { pushgatewaySink } from "../sinks/pushgateway.ts";
 import type { Sink, SinkFactory } from "../sinks/sink.ts";
 import type { NamedSink } from "./sidecar.ts";
 
@@ -46,6 +47,8 @@ async function createSink(spec: SinkSpec): Promise<NamedSink> {
       return { name: spec.export, sink: await loadCustom(spec) };
     case "otlp":
       return { name: "otlp", sink: otlpSinkFromResolved(spec.options) };
+    case "pushgateway":
+      return { name: "pushgateway", sink: pushgatewaySink(spec) };
   }
 }
 
