@@ -1,6 +1,7 @@
 import type { SinkSpec } from "../protocol.ts";
 import { consoleSink } from "../sinks/console.ts";
 import { ndjsonSink } from "../sinks/ndjson.ts";
+import { progressSink } from "../sinks/progress.ts";
 import type { Sink, SinkFactory } from "../sinks/sink.ts";
 import type { NamedSink } from "./sidecar.ts";
 
@@ -33,6 +34,8 @@ async function createSink(spec: SinkSpec): Promise<NamedSink> {
       }
     case "custom":
       return { name: spec.export, sink: await loadCustom(spec) };
+    case "progress":
+      return { name: "progress", sink: progressSink(spec) };
   }
 }
 
