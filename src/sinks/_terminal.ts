@@ -81,7 +81,15 @@ export function eraseBlock(share: Int32Array): void {
   Atomics.store(share, TERMINAL_DRAWN, 0);
 }
 
-/** Moves the cursor up `lines` lines to the block's first column and clears to the end of the screen. */
+/** Moves the cursor up `lines` lines to the block's first line and clears them, leaving the cursor there. */
 export function eraseSequence(lines: number): string {
-  return `\r\x1b[${lines}A\x1b[J`;
+  return `\r\x1b[${lines}A${clearLines(lines)}`;
+}
+
+/**
+ * Clears `lines` lines from the cursor's down, and comes back. Line by line rather than "clear to the end of the
+ * screen": a terminal may keep a whole-screen clear in its scrollback (tmux's scroll-on-clear), a stale bar.
+ */
+export function clearLines(lines: number): string {
+  return lines > 0 ? `${"\x1b[2K\x1b[1B".repeat(lines)}\x1b[${lines}A` : "";
 }

@@ -3,7 +3,13 @@ import { writeSync } from "../runtime/stdio.ts";
 import { isTerminal } from "../runtime/tty.ts";
 import { formatBarLine, formatPlainLine, percent, type ProgressView } from "./_progress_format.ts";
 import { SmoothedRate } from "./_smoothed_rate.ts";
-import { lockTerminal, setTerminalBlock, type TerminalBlock, unlockTerminal } from "./_terminal.ts";
+import {
+  clearLines,
+  lockTerminal,
+  setTerminalBlock,
+  type TerminalBlock,
+  unlockTerminal,
+} from "./_terminal.ts";
 import type { ProgressRecord, Sink, TelemetryRecord } from "./sink.ts";
 
 /** Options of `progressSink()`; `startTelemetry()` fills them from the `"progress"` sink option. */
@@ -32,6 +38,7 @@ interface Stage {
   readonly rate: SmoothedRate;
   /** Plain mode: when the last line of this stage was printed, its 10% step, and whether it shows the last state. */
   printedAt: number;
+  printedDone: number;
   printedStep: number;
   printedLast: boolean;
 }
@@ -88,6 +95,10 @@ class Board {
     for (const record of records) {
       if (record.type !== "progress") continue;
       const stage = this.#stage(record);
+      // A stage reported again once complete keeps its final numbers (its rate must not decay, its time stop).
+      if (isComplete(stage) && record.done === stage.done && (record.total ?? stage.total) === stage.total) {
+        continue;
+      }
       stage.done = record.done;
       if (record.total !== undefined) stage.total = record.total;
       stage.last = Math.max(stage.last, record.time);
@@ -112,6 +123,7 @@ class Board {
         total: record.total,
         rate: new SmoothedRate(),
         printedAt: -Infinity,
+        printedDone: NaN,
         printedStep: -1,
         printedLast: false,
       };
@@ -128,7 +140,7 @@ class Board {
 
   /** What one stage shows at `now` (epoch milliseconds). */
   view(stage: Stage, now: number): ProgressView {
-    const complete = stage.total !== undefined && stage.done >= stage.total;
+    const complete = isComplete(stage);
     return {
       label: stage.label,
       done: stage.done,
@@ -164,7 +176,7 @@ class Board {
     const room = Math.max(1, this.#rows - 2) - (stages.length > 1 ? 1 : 0);
     let hidden = 0;
     if (stages.length > room) {
-      const running = stages.filter((s) => s.total === undefined || s.done < s.total);
+      const running = stages.filter((s) => !isComplete(s));
       stages = running.length > 0 ? running : stages;
       if (stages.length > room) stages = stages.slice(0, Math.max(0, room - 1));
       hidden = this.stages.size - stages.length;
@@ -251,7 +263,7 @@ class TerminalProgress implements Sink, TerminalBlock {
     const drawn = Atomics.load(this.share, TERMINAL_DRAWN);
     let text = drawn > 0 ? `\r\x1b[${drawn}A` : "";
     for (const line of lines) text += `${line}\x1b[K\n`;
-    if (drawn > lines.length) text += "\x1b[J";
+    if (drawn > lines.length) text += clearLines(drawn - lines.length);
     writeSync(2, text);
     Atomics.store(this.share, TERMINAL_DRAWN, lines.length);
     this.#shown = lines.join("\n");
@@ -274,12 +286,8 @@ class PlainProgress implements Sink {
     let text = "";
     for (const stage of this.#board.update(records)) {
       const step = stage.total === undefined ? -1 : Math.floor(percent(stage.done, stage.total) / 10);
-      if (
-        stage.printedAt !== -Infinity && step <= stage.printedStep &&
-        stage.last - stage.printedAt < this.#interval
-      ) {
-        continue;
-      }
+      const due = stage.last - stage.printedAt >= this.#interval && stage.done !== stage.printedDone;
+      if (stage.printedAt !== -Infinity && step <= stage.printedStep && !due) continue;
       text += this.#line(stage, stage.last);
       stage.printedStep = step;
     }
@@ -300,9 +308,14 @@ class PlainProgress implements Sink {
 
   #line(stage: Stage, at: number): string {
     stage.printedAt = stage.last;
+    stage.printedDone = stage.done;
     stage.printedLast = true;
     return formatPlainLine(this.#board.view(stage, at)) + "\n";
   }
+}
+
+function isComplete(stage: Stage): boolean {
+  return stage.total !== undefined && stage.done >= stage.total;
 }
 
 function now(): number {
