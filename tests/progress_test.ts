@@ -4,7 +4,7 @@ import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } f
 import { delay } from "@std/async/delay";
 import { installConsoleGuard } from "../src/producer/console_guard.ts";
 import { resolveOptions } from "../src/producer/options.ts";
-import type { ProgressSpec } from "../src/protocol.ts";
+import { createTerminalShare, type ProgressSpec, TERMINAL_LOCK } from "../src/protocol.ts";
 import {
   formatBarLine,
   formatCount,
@@ -15,6 +15,7 @@ import {
   type ProgressView,
 } from "../src/sinks/_progress_format.ts";
 import { SmoothedRate } from "../src/sinks/_smoothed_rate.ts";
+import { lockTerminal, unlockTerminal } from "../src/sinks/_terminal.ts";
 import { createSinks } from "../src/worker/create_sinks.ts";
 import { runScript, runtimeCommand } from "./_helpers.ts";
 
@@ -210,6 +211,21 @@ describe("progress sink option", () => {
     assertStrictEquals(console.log, log);
     uninstall();
     assertStrictEquals(console.log, log);
+  });
+});
+
+describe("terminal lock", () => {
+  test("a lock left by a dead writer is taken over after a bounded wait; a try does not wait", () => {
+    const share = createTerminalShare();
+    assert(lockTerminal(share, 0));
+    assert(!lockTerminal(share, 0), "busy: a try fails at once");
+    const started = performance.now();
+    assert(lockTerminal(share), "taken over");
+    const waited = performance.now() - started;
+    // The wait is 250 ms; 2 s covers a loaded machine while still proving it does not hang.
+    assert(waited >= 200 && waited < 2_000, `waited ${waited.toFixed(0)} ms`);
+    unlockTerminal(share);
+    assertEquals(Atomics.load(share, TERMINAL_LOCK), 0);
   });
 });
 

@@ -5,7 +5,10 @@ import { TERMINAL_DRAWN, TERMINAL_LOCK, TERMINAL_OPEN_LINE } from "../protocol.t
 import { isTerminal } from "../runtime/tty.ts";
 import { writeSync } from "../runtime/stdio.ts";
 
-/** How long a writer waits for the lock before it writes anyway: a thread that died holding it must not hang us. */
+/**
+ * How long a writer waits for the lock before it takes it over: a writer holds it for one write, so a lock held
+ * longer belongs to a thread that died (a terminated sidecar), which must not slow every later write.
+ */
 const LOCK_WAIT_MS = 250;
 
 /** A block of lines kept at the bottom of the terminal by the sink that owns it. */
@@ -52,16 +55,17 @@ function terminalFd(fd: 1 | 2): boolean {
 }
 
 /**
- * Takes the terminal lock, waiting at most `waitMs` (0: only if free now). Not reentrant: a thread that may write
- * while it holds the lock keeps its own depth count.
+ * Takes the terminal lock. Not reentrant: a thread that may write while it holds the lock keeps its own depth
+ * count. With `waitMs` 0 it only tries; otherwise, after `LOCK_WAIT_MS`, it takes the lock over (see there).
  *
- * @returns True when taken (release it with `unlockTerminal()`); false when the wait ran out.
+ * @returns True when taken (release it with `unlockTerminal()`); false when busy and `waitMs` is 0.
  */
 export function lockTerminal(share: Int32Array, waitMs: number = LOCK_WAIT_MS): boolean {
   const deadline = performance.now() + waitMs;
   while (Atomics.compareExchange(share, TERMINAL_LOCK, 0, 1) !== 0) {
+    if (waitMs === 0) return false;
     const left = deadline - performance.now();
-    if (left <= 0) return false;
+    if (left <= 0) return true; // taken over: it stays 1, now ours
     Atomics.wait(share, TERMINAL_LOCK, 1, left);
   }
   return true;
