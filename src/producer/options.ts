@@ -1,10 +1,4 @@
-import {
-  createTerminalShare,
-  type OverflowPolicy,
-  type ProducerConfig,
-  type ProgressMode,
-  type SinkSpec,
-} from "../protocol.ts";
+import { createTerminalShare, type OverflowPolicy, type ProducerConfig, type SinkSpec } from "../protocol.ts";
 import { terminalSize } from "../runtime/tty.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
@@ -32,7 +26,7 @@ export type SinkOption =
      * `"tty"` redraws the block in place; `"plain"` prints lines with no escape codes; `"auto"` (default) picks
      * `"tty"` when stderr is a terminal.
      */
-    readonly mode?: ProgressMode;
+    readonly mode?: "auto" | "tty" | "plain";
     /** Plain mode: milliseconds between lines of one label, which also gets a line at every 10% step. Default 5,000. */
     readonly plainInterval?: number;
     /** Width of the bars' lines in columns. Default: the terminal's width when stderr is one, else 80. */
