@@ -57,7 +57,8 @@ export type SinkSpec =
   | { readonly kind: "custom"; readonly module: string; readonly export: string; readonly options: unknown }
   | { readonly kind: "otlp"; readonly options: ResolvedOtlpOptions }
   | { readonly kind: "report"; readonly path: string; readonly title: string; readonly slowestSpans: number }
-  | PushgatewaySpec;
+  | PushgatewaySpec
+  | ProgressSpec;
 
 /** Options of the Pushgateway sink with their defaults applied; see `SinkOption` for each field. */
 export interface PushgatewaySpec {
@@ -69,6 +70,34 @@ export interface PushgatewaySpec {
   readonly interval: number;
   readonly timeout: number;
   readonly retries: number;
+}
+
+/** How the progress sink draws: in place on a terminal, as plain lines, or chosen by whether stderr is a terminal. */
+export type ProgressMode = "auto" | "tty" | "plain";
+
+/** The progress sink's options as they travel to the sidecar. */
+export interface ProgressSpec {
+  readonly kind: "progress";
+  readonly mode: ProgressMode;
+  /** Milliseconds between plain lines of one label (more come at every 10% step). */
+  readonly plainInterval: number;
+  /** Terminal width and height, read on the main thread: the sidecar's thread may not know them. */
+  readonly columns: number;
+  readonly rows: number;
+  /** Shared with the main thread's console guard; see `TERMINAL_LOCK`. */
+  readonly terminal: Int32Array;
+}
+
+/** Index of the terminal lock: 1 while a thread writes to the terminal the progress block is drawn on. */
+export const TERMINAL_LOCK = 0;
+/** Index of the number of lines the progress block takes on screen now; 0 when none is drawn. */
+export const TERMINAL_DRAWN = 1;
+/** Index of the open-line flag: 1 when the last write left the cursor mid-line, so no block is drawn under it. */
+export const TERMINAL_OPEN_LINE = 2;
+
+/** Creates the array through which the main thread's console and the progress sink take turns at the terminal. */
+export function createTerminalShare(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
 }
 
 /** What the sidecar needs to start. */

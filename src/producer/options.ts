@@ -1,5 +1,12 @@
-import type { OverflowPolicy, ProducerConfig, PushgatewaySpec, SinkSpec } from "../protocol.ts";
+import {
+  createTerminalShare,
+  type OverflowPolicy,
+  type ProducerConfig,
+  type PushgatewaySpec,
+  type SinkSpec,
+} from "../protocol.ts";
 import { type OtlpSinkOptions, resolveOtlpOptions } from "../sinks/_otlp_options.ts";
+import { terminalSize } from "../runtime/tty.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
 export type SinkOption =
@@ -54,6 +61,19 @@ export type SinkOption =
      * 200 ms, 400 ms, ... Integer from 0 to 10; default 3.
      */
     readonly retries?: number;
+  }
+  | {
+    /** Progress bars on stderr, from `telemetry.progress()`: a block redrawn in place, or plain lines in logs. */
+    readonly kind: "progress";
+    /**
+     * `"tty"` redraws the block in place; `"plain"` prints lines with no escape codes; `"auto"` (default) picks
+     * `"tty"` when stderr is a terminal.
+     */
+    readonly mode?: "auto" | "tty" | "plain";
+    /** Plain mode: milliseconds between lines of one label, which also gets a line at every 10% step. Default 5,000. */
+    readonly plainInterval?: number;
+    /** Width of the bars' lines in columns. Default: the terminal's width when stderr is one, else 80. */
+    readonly columns?: number;
   };
 
 /** Options of `startTelemetry()`. */
@@ -225,6 +245,8 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
       return { kind: "otlp", options: resolveOtlpOptions(option, at) };
     case "pushgateway":
       return pushgatewaySpec(at, option);
+    case "progress":
+      return resolveProgress(option, at);
     default:
       throw new TypeError(
         `Invalid option ${at}.kind: ${describe((option as { kind?: unknown }).kind)} is not a sink kind; ` +
@@ -286,6 +308,25 @@ function labelMap(name: string, value: Readonly<Record<string, string>> | undefi
     labels[key] = text;
   }
   return labels;
+}
+
+function resolveProgress(option: Extract<SinkOption, { kind: "progress" }>, at: string): SinkSpec {
+  const mode = option.mode ?? "auto";
+  if (mode !== "auto" && mode !== "tty" && mode !== "plain") {
+    throw new TypeError(
+      `Invalid option ${at}.mode: expected "auto", "tty" or "plain", got ${describe(mode)}`,
+    );
+  }
+  // The sidecar's thread cannot ask the terminal its size on every runtime: it is read here, once.
+  const size = terminalSize();
+  return {
+    kind: "progress",
+    mode,
+    plainInterval: duration(`${at}.plainInterval`, option.plainInterval, 5_000),
+    columns: integer(`${at}.columns`, option.columns, size.columns, 20, 10_000),
+    rows: size.rows,
+    terminal: createTerminalShare(),
+  };
 }
 
 function boolean(name: string, value: boolean | undefined, fallback: boolean): boolean {

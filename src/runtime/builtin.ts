@@ -6,6 +6,11 @@ export interface NodeFs {
   fsyncSync(fd: number): void;
 }
 
+/** The narrow shape of `node:tty` used here. */
+export interface NodeTty {
+  isatty(fd: number): boolean;
+}
+
 /** The narrow shape of `node:worker_threads` used here. */
 export interface NodeWorkerThreads {
   Worker: new (url: URL, options?: Record<string, unknown>) => NodeWorker;
@@ -38,7 +43,7 @@ interface ProcessWithBuiltins {
  * Returns a built-in `node:` module when the runtime has one (Node, Deno and Bun do), else `undefined`.
  * Looked up on each call, so importing this package touches no runtime-specific API.
  */
-export function builtin<T>(name: "node:fs" | "node:worker_threads"): T | undefined {
+export function builtin<T>(name: "node:fs" | "node:tty" | "node:worker_threads"): T | undefined {
   const process = (globalThis as { process?: ProcessWithBuiltins }).process;
   return process?.getBuiltinModule?.(name) as T | undefined;
 }

@@ -1,12 +1,13 @@
-import { writeSync } from "../runtime/stdio.ts";
 import { formatValue } from "./_format.ts";
+import { writeTerminal } from "./_terminal.ts";
 import type { EventBatch, Sink } from "./sink.ts";
 
 const CHUNK = 1 << 20;
 
 /**
  * Prints `Event: <value>` per event on stdout and `Telemetry stopped` at close. Writes are synchronous from the
- * sidecar's thread, so every line is out before `flush()` or `stop()` resolves.
+ * sidecar's thread, so every line is out before `flush()` or `stop()` resolves. While a progress block is drawn on
+ * the terminal, each write goes above it.
  */
 export function consoleSink(): Sink {
   return {
@@ -16,14 +17,14 @@ export function consoleSink(): Sink {
         text += `Event: ${formatValue(batch.values[i])}\n`;
         // Written in pieces: a batch of large values could pass the engine's longest string.
         if (text.length > CHUNK) {
-          writeSync(1, text);
+          writeTerminal(1, text);
           text = "";
         }
       }
-      if (text !== "") writeSync(1, text);
+      if (text !== "") writeTerminal(1, text);
     },
     close(): void {
-      writeSync(1, "Telemetry stopped\n");
+      writeTerminal(1, "Telemetry stopped\n");
     },
   };
 }

@@ -4,6 +4,7 @@ import { ndjsonSink } from "../sinks/ndjson.ts";
 import { otlpSinkFromResolved } from "../sinks/otlp.ts";
 import { reportSink } from "../sinks/report.ts";
 import { pushgatewaySink } from "../sinks/pushgateway.ts";
+import { progressSink } from "../sinks/progress.ts";
 import type { Sink, SinkFactory } from "../sinks/sink.ts";
 import type { NamedSink } from "./sidecar.ts";
 
@@ -49,6 +50,8 @@ async function createSink(spec: SinkSpec): Promise<NamedSink> {
       return { name: "otlp", sink: otlpSinkFromResolved(spec.options) };
     case "pushgateway":
       return { name: "pushgateway", sink: pushgatewaySink(spec) };
+    case "progress":
+      return { name: "progress", sink: progressSink(spec) };
   }
 }
 
