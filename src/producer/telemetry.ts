@@ -24,6 +24,7 @@ import { spawnWorker, type WorkerHandle } from "../runtime/worker.ts";
 import { duration, type ResolvedOptions, resolveOptions, type TelemetryOptions } from "./options.ts";
 import { escapeControl } from "../sinks/_format.ts";
 import { Producer } from "./producer.ts";
+import { installConsoleGuard } from "./console_guard.ts";
 import {
   type Counter,
   type Gauge,
@@ -75,6 +76,8 @@ export class Telemetry implements AsyncDisposable, Instruments {
   readonly #startedAt: number;
   readonly #onDeath = new Set<() => void>();
   readonly #removeExitHooks: () => void;
+  /** Undoes the console wrapping that keeps the program's output from garbling a progress block. */
+  readonly #removeConsoleGuard: () => void;
   #holds = 0;
   #dead = false;
   #exitStopSent = false;
@@ -95,6 +98,7 @@ export class Telemetry implements AsyncDisposable, Instruments {
       options.producer,
     );
     this.#instruments = new InstrumentSet(this.#producer);
+    this.#removeConsoleGuard = installConsoleGuard(options.sinks);
     // An error event does not always end a worker (Bun also reports errors the worker caught); its exit does.
     handle.onError((error) => this.#lastError = error.message);
     handle.onExit(() => this.#die(this.#lastError ?? "it exited"));
@@ -368,6 +372,8 @@ export class Telemetry implements AsyncDisposable, Instruments {
     if (reply) this.#lastSinks = reply.sinks;
     this.#dead = true;
     this.#removeExitHooks();
+    // The final block is drawn once the sidecar answered (or is gone): the console is the program's again.
+    this.#removeConsoleGuard();
     void this.#handle.terminate();
     const counts = this.#count();
     return {
@@ -470,6 +476,7 @@ export class Telemetry implements AsyncDisposable, Instruments {
       );
     }
     this.#dead = true;
+    this.#removeConsoleGuard();
     // Nothing can handle later events: refuse them at once (counted), without queueing or blocking.
     this.#producer.close();
     for (const callback of [...this.#onDeath]) callback();

@@ -41,6 +41,7 @@ export interface SeriesBase {
 
 /** A monotonic sum: everything added since the run started, over every producer. */
 export interface CounterSeries extends SeriesBase {
+  /** Which kind of series this is. */
   readonly kind: "counter";
   /** Total since the run started. */
   readonly value: number;
@@ -48,6 +49,7 @@ export interface CounterSeries extends SeriesBase {
 
 /** The last value set, by any producer. */
 export interface GaugeSeries extends SeriesBase {
+  /** Which kind of series this is. */
   readonly kind: "gauge";
   /** The last value set. */
   readonly value: number;
@@ -55,6 +57,7 @@ export interface GaugeSeries extends SeriesBase {
 
 /** A distribution of recorded values since the run started, aggregated by the sidecar. */
 export interface HistogramSeries extends SeriesBase {
+  /** Which kind of series this is. */
   readonly kind: "histogram";
   /** Number of recorded values. */
   readonly count: number;
@@ -70,7 +73,9 @@ export interface HistogramSeries extends SeriesBase {
   readonly counts: readonly number[];
   /** Quantiles within 1% relative error; `NaN` while `count` is 0. */
   readonly p50: number;
+  /** 90th percentile. */
   readonly p90: number;
+  /** 99th percentile. */
   readonly p99: number;
 }
 
@@ -94,11 +99,15 @@ export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal";
 
 /** A line logged with `telemetry.log()`. */
 export interface LogRecord {
+  /** Which kind of record this is. */
   readonly type: "log";
+  /** The producer that sent it. */
   readonly producer: ProducerMeta;
   /** Epoch milliseconds, taken on the sending thread. */
   readonly time: number;
+  /** Severity. */
   readonly level: LogLevel;
+  /** The line. */
   readonly message: string;
   /** Extra fields, copied when logged. */
   readonly fields: Readonly<Record<string, unknown>>;
@@ -106,8 +115,11 @@ export interface LogRecord {
 
 /** A span that ended: one timed operation, possibly inside another. */
 export interface SpanRecord {
+  /** Which kind of record this is. */
   readonly type: "span";
+  /** The producer that sent it. */
   readonly producer: ProducerMeta;
+  /** The name given when it was made. */
   readonly name: string;
   /** 32 lowercase hex digits, shared by every span of one trace. */
   readonly traceId: string;
@@ -119,6 +131,7 @@ export interface SpanRecord {
   readonly startTime: number;
   /** Epoch milliseconds, fractional. */
   readonly endTime: number;
+  /** Attributes given at start and with `setAttribute()`, copied at `end()`. */
   readonly attributes: Readonly<Record<string, unknown>>;
   /** `"error"` when ended with an error; `"unset"` otherwise. */
   readonly status: "unset" | "error";
@@ -128,7 +141,9 @@ export interface SpanRecord {
 
 /** Progress of one stage or worker, as reported by `telemetry.progress()`. */
 export interface ProgressRecord {
+  /** Which kind of record this is. */
   readonly type: "progress";
+  /** The producer that sent it. */
   readonly producer: ProducerMeta;
   /** Epoch milliseconds, taken on the sending thread. */
   readonly time: number;
@@ -145,6 +160,7 @@ export type TelemetryRecord = LogRecord | SpanRecord | ProgressRecord;
 
 /** One producer's counts at stop. */
 export interface ProducerSummary {
+  /** The name given when it was made. */
   readonly name: string;
   /** Events, records and histogram values sent. */
   readonly sent: number;
@@ -160,6 +176,7 @@ export interface RunSummary {
   readonly startTime: number;
   /** Epoch milliseconds, when the stop began. */
   readonly endTime: number;
+  /** Counts per producer, the main thread first. */
   readonly producers: readonly ProducerSummary[];
   /** Errors per sink so far (this sink's `close()` error, if any, is not in it yet). */
   readonly sinks: ReadonlyArray<
