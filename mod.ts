@@ -46,6 +46,7 @@ export type {
   MetricLabels,
   MetricOptions,
   Span,
+  SpanContext,
   Timer,
 } from "./src/producer/instruments.ts";
 export type {

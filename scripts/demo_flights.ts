@@ -1,13 +1,17 @@
 // The main job on real data: bootstrap 95% confidence intervals of the mean arrival delay per distance band
 // over the 200,000 flights of the vega-datasets package, on a pool of compute workers (one per core) that
-// report chunk timings and progress to the telemetry sidecar through their own ports.
-//   deno task demo:flights [--resamples N] [--out FILE] [--workers N]
+// report progress, metrics and spans to the telemetry sidecar through their own ports. The sidecar draws a progress
+// bar per worker on stderr, writes every event as NDJSON and an HTML report of the run, and pushes the metrics to
+// a Prometheus Pushgateway and/or exports them over OTLP when given one.
+//   deno task demo:flights [--resamples N] [--workers N] [--out FILE] [--report FILE]
+//                          [--pushgateway URL] [--otlp URL]
+// The last two also come from the environment: TELEMETRY_PUSHGATEWAY and OTEL_EXPORTER_OTLP_ENDPOINT.
 import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { startTelemetry } from "../mod.ts";
+import { type SinkOption, startTelemetry } from "../mod.ts";
 import type { Chunk, FromWorker, ToWorker } from "./flights_worker.ts";
 
 const BANDS = [0, 500, 1000, 1500, 2000, Infinity];
@@ -34,6 +38,9 @@ function findData(): string {
 const resamples = Number(flag("resamples", "4000"));
 const workers = Number(flag("workers", String(availableParallelism())));
 const out = resolve(flag("out", "flights-telemetry.ndjson"));
+const reportPath = resolve(flag("report", "flights-report.html"));
+const pushgateway = flag("pushgateway", process.env.TELEMETRY_PUSHGATEWAY ?? "");
+const otlp = flag("otlp", process.env.OTEL_EXPORTER_OTLP_ENDPOINT ?? "");
 const wallStart = performance.now();
 
 // Load and group delays by distance band, into shared memory the workers read without a copy.
@@ -49,8 +56,18 @@ const delays = new Float64Array(delaysBuffer);
 const fill = Int32Array.from(offsets);
 for (const f of flights) delays[fill[bandOf(f.distance)]!++] = f.delay;
 
-const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path: out }] });
+const sinks: SinkOption[] = [
+  { kind: "progress" },
+  { kind: "ndjson", path: out },
+  { kind: "report", path: reportPath, title: "Flights: bootstrap of arrival delay by distance" },
+];
+if (pushgateway !== "") sinks.push({ kind: "pushgateway", url: pushgateway, job: "flights-demo" });
+if (otlp !== "") sinks.push({ kind: "otlp", endpoint: otlp, resource: { "service.name": "flights-demo" } });
+const telemetry = await startTelemetry({ sinks });
 telemetry.event({ kind: "start", flights: flights.length, bands: counts.length, resamples, workers });
+telemetry.log("info", "bootstrap started", { flights: flights.length, resamples, workers });
+const run = telemetry.span("bootstrap", { resamples, workers });
+const queued = telemetry.gauge("chunks_queued");
 
 const queue: Chunk[] = [];
 for (let band = 0; band < counts.length; band++) {
@@ -59,9 +76,10 @@ for (let band = 0; band < counts.length; band++) {
   }
 }
 const total = queue.length;
+// Chunks dealt round-robin, so each worker knows its share and its progress bar has an end and an ETA.
+const shares = Array.from({ length: workers }, (_, i) => queue.filter((_, c) => c % workers === i));
 const means = Array.from({ length: counts.length }, () => new Float64Array(resamples));
 let done = 0;
-let lastShown = 0;
 
 const pool = Array.from({ length: workers }, (_, i) => {
   const worker = new Worker(new URL("./flights_worker.ts", import.meta.url));
@@ -70,6 +88,8 @@ const pool = Array.from({ length: workers }, (_, i) => {
     kind: "init",
     port,
     name: `worker-${i}`,
+    chunks: shares[i]!.length,
+    trace: { traceId: run.traceId, spanId: run.spanId },
     delays: delaysBuffer,
     offsets: offsetsBuffer,
   };
@@ -77,22 +97,17 @@ const pool = Array.from({ length: workers }, (_, i) => {
   return worker;
 });
 
-await Promise.all(pool.map((worker) =>
+await Promise.all(pool.map((worker, i) =>
   new Promise<void>((resolveWorker, reject) => {
     const next = () => {
-      const chunk = queue.shift();
+      const chunk = shares[i]!.shift();
       if (chunk === undefined) return resolveWorker();
       worker.postMessage({ kind: "chunk", chunk } satisfies ToWorker);
     };
     worker.on("message", (reply: FromWorker) => {
       means[reply.chunk.band]!.set(reply.means, reply.chunk.from);
       done++;
-      telemetry.event({ kind: "progress", done, total });
-      const percent = Math.floor((done / total) * 100);
-      if (percent >= lastShown + 10 || done === total) {
-        lastShown = percent - (percent % 10);
-        console.log(`progress ${String(percent).padStart(3)}%  ${done}/${total} chunks`);
-      }
+      queued.set(total - done);
       next();
     });
     worker.on("error", reject);
@@ -100,6 +115,8 @@ await Promise.all(pool.map((worker) =>
   })
 ));
 await Promise.all(pool.map((worker) => worker.terminate()));
+run.end();
+telemetry.log("info", "bootstrap finished", { chunks: total });
 
 console.log("\nMean arrival delay by distance band, 95% bootstrap confidence interval:");
 for (let b = 0; b < counts.length; b++) {
@@ -124,4 +141,5 @@ console.log(
 for (const p of report.producers) {
   console.log(`  ${p.name.padEnd(10)} ${String(p.handled).padStart(7)} events`);
 }
+console.log(`Report: ${reportPath}`);
 console.log(`Wall time ${wall.toFixed(2)} s on ${workers} workers, ${resamples} resamples per band`);

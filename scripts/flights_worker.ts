@@ -1,7 +1,13 @@
 // A compute worker of the flights demo: draws bootstrap resamples of one distance band's arrival delays and
 // reports each chunk's timing and progress to the telemetry sidecar through its own port.
 import { parentPort } from "node:worker_threads";
-import { attachTelemetry, type TelemetryProducer } from "../mod.ts";
+import {
+  attachTelemetry,
+  type Counter,
+  type SpanContext,
+  type TelemetryProducer,
+  type Timer,
+} from "../mod.ts";
 
 /** The data, shared by every worker without a copy: delays grouped by band. */
 export interface FlightsData {
@@ -19,7 +25,17 @@ export interface Chunk {
 }
 
 export type ToWorker =
-  | { kind: "init"; port: MessagePort; name: string; delays: SharedArrayBuffer; offsets: SharedArrayBuffer }
+  | {
+    kind: "init";
+    port: MessagePort;
+    name: string;
+    delays: SharedArrayBuffer;
+    offsets: SharedArrayBuffer;
+    /** Chunks this worker will get: its progress total. */
+    chunks: number;
+    /** The run's span: each chunk's span is its child. */
+    trace: SpanContext;
+  }
   | { kind: "chunk"; chunk: Chunk };
 
 export type FromWorker = { kind: "result"; chunk: Chunk; means: Float64Array; ms: number };
@@ -27,6 +43,11 @@ export type FromWorker = { kind: "result"; chunk: Chunk; means: Float64Array; ms
 let data: FlightsData | undefined;
 let telemetry: TelemetryProducer | undefined;
 let name = "";
+let resamplesDone: Counter[] = [];
+let chunkTimer: Timer | undefined;
+let chunksDone = 0;
+let trace: SpanContext | undefined;
+let chunksTotal = 0;
 
 /** A small, fast, seeded generator (xorshift32), so a run is reproducible. */
 function random(seed: number): () => number {
@@ -50,6 +71,7 @@ function resample(chunk: Chunk): Float64Array {
     for (let i = 0; i < n; i++) sum += delays[start + ((next() * n) | 0)]!;
     means[r] = sum / n;
     telemetry!.event(r + chunk.from);
+    resamplesDone[chunk.band]!.add();
   }
   return means;
 }
@@ -59,13 +81,22 @@ parentPort!.on("message", (message: ToWorker) => {
     data = { delays: new Float64Array(message.delays), offsets: new Int32Array(message.offsets) };
     telemetry = attachTelemetry(message.port);
     name = message.name;
+    trace = message.trace;
+    chunksTotal = message.chunks;
+    resamplesDone = [0, 1, 2, 3, 4].map((band) => telemetry!.counter("resamples", { band: String(band) }));
+    chunkTimer = telemetry.timer("chunk_ms");
     return;
   }
+  const { band, from, to } = message.chunk;
+  const span = telemetry!.span("chunk", { band, from, to, worker: name }, trace);
+  const stop = chunkTimer!.start();
   const started = performance.now();
   const means = resample(message.chunk);
   const ms = performance.now() - started;
-  const { band, from, to } = message.chunk;
+  stop();
+  span.end();
   telemetry!.event({ kind: "chunk", worker: name, band, from, to, resamples: to - from, ms });
+  telemetry!.progress(++chunksDone, chunksTotal);
   // Post this turn's events before saying done: the pool may be terminated right after the last answer.
   telemetry!.flush();
   const reply: FromWorker = { kind: "result", chunk: message.chunk, means, ms };

@@ -65,7 +65,7 @@ export function attachTelemetry(port: Port): TelemetryProducer {
     timer: (name, labels) => instruments.timer(name, labels),
     time: (name, fn) => instruments.time(name, fn),
     log: (level, message, fields) => instruments.log(level, message, fields),
-    span: (name, attributes) => instruments.span(name, attributes),
+    span: (name, attributes, parent) => instruments.span(name, attributes, parent),
     progress: (done, total, label) => instruments.progress(done, total, label),
   };
 }

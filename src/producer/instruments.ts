@@ -47,12 +47,16 @@ export interface Timer {
   start(): () => number;
 }
 
-/** A timed operation. End it once; child spans share its trace. */
-export interface Span {
+/** Which span a new span belongs in; a `Span` is one, and so is `{ traceId, spanId }` sent to another thread. */
+export interface SpanContext {
   /** 32 lowercase hex digits. */
   readonly traceId: string;
   /** 16 lowercase hex digits. */
   readonly spanId: string;
+}
+
+/** A timed operation. End it once; child spans share its trace. */
+export interface Span extends SpanContext {
   /** Starts a span inside this one. */
   span(name: string, attributes?: Readonly<Record<string, unknown>>): Span;
   /** Sets an attribute, reported when the span ends. */
@@ -78,8 +82,8 @@ export interface Instruments {
   time<T>(name: string, fn: () => T): T;
   /** Sends a log line with optional fields. An unknown level is sent as `"info"` and counted in `invalid`. */
   log(level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>): void;
-  /** Starts a root span. */
-  span(name: string, attributes?: Readonly<Record<string, unknown>>): Span;
+  /** Starts a span: a root span, or a child of `parent` (a span of this or another thread). */
+  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext): Span;
   /**
    * Reports progress of a stage: `done` units of `total`. The label defaults to this producer's name (`"main"` or
    * the name given to `connect()`), so each compute worker gets its own bar.
@@ -190,7 +194,7 @@ class SpanHandle implements Span {
     producer: Producer,
     name: string,
     attributes: Readonly<Record<string, unknown>> | undefined,
-    parent?: SpanHandle,
+    parent?: SpanContext,
   ) {
     this.#producer = producer;
     this.#name = String(name);
@@ -308,8 +312,12 @@ export class InstrumentSet implements Instruments {
     });
   }
 
-  span(name: string, attributes?: Readonly<Record<string, unknown>>): Span {
-    return new SpanHandle(this.#producer, name, attributes);
+  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext): Span {
+    const valid = parent !== undefined && /^[0-9a-f]{32}$/.test(parent.traceId) &&
+      /^[0-9a-f]{16}$/.test(parent.spanId);
+    // A malformed parent starts a root span instead, counted: spans must never break the computation.
+    if (parent !== undefined && !valid) this.#producer.invalid();
+    return new SpanHandle(this.#producer, name, attributes, valid ? parent : undefined);
   }
 
   progress(done: number, total?: number, label?: string): void {

@@ -35,6 +35,7 @@ import {
   type MetricLabels,
   type MetricOptions,
   type Span,
+  type SpanContext,
   type Timer,
 } from "./instruments.ts";
 import type { LogLevel } from "../sinks/sink.ts";
@@ -256,10 +257,12 @@ export class Telemetry implements AsyncDisposable, Instruments {
    *
    * @param name The operation.
    * @param attributes Attributes, copied when the span ends.
+   * @param parent The span this one runs in, possibly one of another thread (pass `{ traceId, spanId }` along
+   * with the work). A malformed parent starts a root span and is counted in `invalid`.
    * @returns The running span.
    */
-  span(name: string, attributes?: Readonly<Record<string, unknown>>): Span {
-    return this.#instruments.span(name, attributes);
+  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext): Span {
+    return this.#instruments.span(name, attributes, parent);
   }
 
   /**
