@@ -1,0 +1,79 @@
+import { describe, test } from "node:test";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { assert, assertEquals } from "@std/assert";
+import { delay } from "@std/async/delay";
+import { runtimeCommand, tempDir } from "./_helpers.ts";
+
+describe("flights demo", () => {
+  test("in a real terminal: a bar per worker and a total advance, end at 100%, and the results print whole", async () => {
+    const dir = tempDir();
+    const socket = `flights-demo-${process.pid}-${Date.now()}`;
+    const tmux = (...args: string[]) =>
+      execFileSync("/usr/bin/tmux", ["-L", socket, ...args], {
+        encoding: "utf8",
+        timeout: 5_000,
+        env: { ...process.env, TERM: process.env.TERM ?? "xterm" },
+      });
+    const command = [
+      ...runtimeCommand(new URL("../scripts/demo_flights.ts", import.meta.url)),
+      "--resamples",
+      "500",
+      "--workers",
+      "2",
+      "--out",
+      join(dir, "run.ndjson"),
+      "--report",
+      join(dir, "run.html"),
+    ].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
+    const bar = /^(worker-[01]|total) +\[[=> ]{30}\] +\d+% \d+\/\d+ [\d.?k]+\/s \w+( ETA [\w?]+)?$/;
+    const screens: string[][] = [];
+    try {
+      tmux("new-session", "-d", "-s", "f", "-x", "110", "-y", "60", `${command}; echo EXIT=$?; sleep 60`);
+      // The demo takes 2-4 s here with 500 resamples; 60 s covers a loaded machine and a cold start.
+      const deadline = performance.now() + 60_000;
+      for (;;) {
+        const screen = tmux("capture-pane", "-p", "-t", "f", "-S", "-").split("\n").filter((l) => l !== "");
+        screens.push(screen);
+        if (screen.some((line) => line.startsWith("EXIT="))) break;
+        assert(performance.now() < deadline, `The demo did not finish in 60 s:\n${screen.join("\n")}`);
+        await delay(100);
+      }
+    } finally {
+      try {
+        tmux("kill-server");
+      } catch { /* already gone */ }
+    }
+    const last = screens.at(-1)!;
+    assertEquals(last.at(-1), "EXIT=0", last.join("\n"));
+    // The result table printed whole: five bands, each line intact.
+    const bands = last.filter((line) =>
+      /^ +\d+[-+ ]\S* +mi +n= *\d+ +mean +-?[\d.]+ min +\[[-\d.]+, [-\d.]+\]$/.test(line)
+    );
+    assertEquals(bands.length, 5, last.join("\n"));
+    // No line mixes a bar with other output.
+    for (const screen of screens) {
+      for (const line of screen) {
+        if (line.includes("[=") || line.includes("ETA")) {
+          assert(bar.test(line), `A garbled line: ${JSON.stringify(line)}`);
+        }
+      }
+    }
+    // The final block: every bar at 100%; while the run went, the total was seen below 100 and rising.
+    const finalBars = last.filter((line) => bar.test(line));
+    assertEquals(finalBars.map((line) => line.split(/ +/)[0]).sort(), ["total", "worker-0", "worker-1"]);
+    assert(finalBars.every((line) => line.includes("] 100% ")), finalBars.join("\n"));
+    const totals = screens.flatMap((s) =>
+      s.filter((l) => l.startsWith("total ")).map((l) => Number(/(\d+)%/.exec(l)![1]))
+    );
+    const below = [...new Set(totals.filter((p) => p < 100))];
+    assert(below.length >= 2, `total was seen at ${below.join(", ")}%`);
+    assertEquals(below, [...below].sort((a, b) => a - b));
+    // The other sinks wrote their files.
+    assert(
+      existsSync(join(dir, "run.html")) && readFileSync(join(dir, "run.html"), "utf8").includes("chunk_ms"),
+    );
+    assert(readFileSync(join(dir, "run.ndjson"), "utf8").split("\n").length > 500);
+  });
+});
