@@ -323,7 +323,11 @@ describe("OTLP JSON encoding details", () => {
   });
 
   test("the scope version is the package version", () => {
-    const config = JSON.parse(readFileSync(new URL("../deno.json", import.meta.url), "utf8"));
+    // From the sources, deno.json; in the npm build (tests under npm/), the package.json written from it.
+    const deno = new URL("../deno.json", import.meta.url);
+    const config = JSON.parse(
+      readFileSync(existsSync(deno) ? deno : new URL("../package.json", import.meta.url), "utf8"),
+    );
     assertEquals(SCOPE_VERSION, config.version);
     assertEquals(SCOPE_NAME, config.name);
   });

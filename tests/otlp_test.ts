@@ -472,7 +472,10 @@ describe("OTLP sink options", () => {
         { kind: "otlp", endpoint: "http://h", header: {} },
         /^Unknown option sinks\[0\]\.header: the OTLP sink's/,
       ],
-      [{ kind: "otlpx" }, /is not a sink kind; use "console", "ndjson", "custom" or "otlp"$/],
+      [
+        { kind: "otlpx" },
+        /is not a sink kind; use "console", "ndjson", "progress", "report", "pushgateway", "otlp" or "custom"$/,
+      ],
     ];
     for (const [sink, message] of cases) {
       let error: unknown;

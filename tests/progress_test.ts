@@ -186,7 +186,7 @@ describe("progress sink option", () => {
     assertThrows(
       () => resolveOptions({ sinks: [{ kind: "bars" } as never] }, WORKER),
       TypeError,
-      'use "console", "ndjson", "custom" or "progress"',
+      'use "console", "ndjson", "progress", "report", "pushgateway", "otlp" or "custom"',
     );
   });
 

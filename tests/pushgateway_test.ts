@@ -285,7 +285,7 @@ describe("Pushgateway group URL and options", () => {
     assertThrows(
       () => resolve({ kind: "nope" }),
       TypeError,
-      '"console", "ndjson", "custom" or "pushgateway"',
+      '"console", "ndjson", "progress", "report", "pushgateway", "otlp" or "custom"',
     );
   });
 });

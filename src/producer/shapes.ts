@@ -34,7 +34,12 @@ export class ShapeEncoder {
    * object is not flat (the caller then copies it whole). Nothing is written when it returns -1.
    */
   encode(value: object, fields: Float64Array, at: number, strings: unknown[]): number {
-    if (Object.getPrototypeOf(value) !== Object.prototype) return -1;
+    try {
+      // A Proxy's trap may throw (a revoked one always does): such a value is copied by the whole-value rules.
+      if (Object.getPrototypeOf(value) !== Object.prototype) return -1;
+    } catch {
+      return -1;
+    }
     const shape = this.#last;
     if (shape !== undefined) {
       const end = write(value as Record<string, unknown>, shape, fields, at, strings, this.#maxChars);
