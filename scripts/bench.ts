@@ -22,7 +22,7 @@ const size = (full: number, quickSize: number, smokeSize: number) =>
   smoke ? smokeSize : quick ? quickSize : full;
 
 const REPS = size(11, 5, 3);
-const N = size(1_000_000, 200_000, 20_000);
+const N = size(1_000_000, 200_000, 50_000);
 const N_POST = size(100_000, 20_000, 2_000);
 const WORKLOAD_REPS = size(11, 5, 3);
 const WORKLOAD_EVENTS = size(1_000_000, 300_000, 20_000);
