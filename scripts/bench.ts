@@ -70,7 +70,7 @@ async function measure(n: number, body: (n: number) => void | Promise<void>, aft
   return runs;
 }
 
-/** A row's result, or "n/a" for a contender this build does not have yet. */
+/** A row's result. */
 type Row = { medianNs: number; reps: number[] } | "n/a";
 const rows: Record<string, Row> = {};
 async function row(
@@ -133,42 +133,24 @@ await row("event-per-turn", N_POST / 4, async (n) => {
   sink += acc;
 }, () => telemetry.flush());
 
-/** The metric handles as their API is specified; absent from builds that do not have them yet. */
-interface MetricHandles {
-  counter?: (
-    name: string,
-    labels?: Record<string, string>,
-    options?: { unit?: string; description?: string },
-  ) => { add(n?: number): void };
-  histogram?: (
-    name: string,
-    labels?: Record<string, string>,
-    options?: { unit?: string; description?: string; buckets?: number[] },
-  ) => { record(value: number): void };
-}
-const metrics = telemetry as unknown as MetricHandles;
-if (typeof metrics.counter === "function") {
-  const steps = metrics.counter("bench.steps", { phase: "fit" }, { unit: "1", description: "Loop steps" });
-  await row("counter-add", N, (n) => {
-    let acc = 0;
-    for (let i = 0; i < n; i++) {
-      acc += i * 0.5;
-      steps.add(1);
-    }
-    sink += acc;
-  }, () => telemetry.flush());
-} else rows["counter-add"] = "n/a";
-if (typeof metrics.histogram === "function") {
-  const loss = metrics.histogram("bench.loss", { phase: "fit" }, { description: "Loss per step" });
-  await row("histogram-record", N, (n) => {
-    let acc = 0;
-    for (let i = 0; i < n; i++) {
-      acc += i * 0.5;
-      loss.record(acc);
-    }
-    sink += acc;
-  }, () => telemetry.flush());
-} else rows["histogram-record"] = "n/a";
+const steps = telemetry.counter("bench.steps", { phase: "fit" }, { unit: "1", description: "Loop steps" });
+await row("counter-add", N, (n) => {
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    acc += i * 0.5;
+    steps.add(1);
+  }
+  sink += acc;
+}, () => telemetry.flush());
+const loss = telemetry.histogram("bench.loss", { phase: "fit" }, { description: "Loss per step" });
+await row("histogram-record", N, (n) => {
+  let acc = 0;
+  for (let i = 0; i < n; i++) {
+    acc += i * 0.5;
+    loss.record(acc);
+  }
+  sink += acc;
+}, () => telemetry.flush());
 const report = await telemetry.stop();
 
 // pino through its worker-thread transport to a destination that discards; each timed loop ends with pino's
