@@ -202,9 +202,11 @@ export function decodeShape(
 export const CELLS_PER_BLOCK = 256;
 
 /**
- * A batch of events from one producer, in columns. Numbers travel in a `Float64Array` (transferred, not cloned);
- * other values, in order, in `others`. `times` holds `performance.now()` of the sending thread for each event;
- * adding `origin` (that thread's `performance.timeOrigin`) gives epoch milliseconds.
+ * A batch of events from one producer, in columns. The columns travel as bare `ArrayBuffer`s (transferred, not
+ * cloned): some runtimes take milliseconds to receive typed-array views that cost microseconds as buffers.
+ * `kinds` holds a `Uint32Array`, `numbers`, `fields` and `times` `Float64Array`s; other values, in order, are in
+ * `others`. `times` holds `performance.now()` of the sending thread for each event; adding `origin` (that
+ * thread's `performance.timeOrigin`) gives epoch milliseconds.
  */
 export interface BatchMessage {
   readonly kind: "batch";
@@ -212,14 +214,33 @@ export interface BatchMessage {
   readonly count: number;
   /** True when some entry is a record or a histogram value, not an event. */
   readonly mixed: boolean;
-  readonly kinds: Uint32Array;
-  readonly numbers: Float64Array;
+  readonly kinds: ArrayBuffer;
+  readonly numbers: ArrayBuffer;
   /** Fields of objects encoded by shape. */
-  readonly fields: Float64Array;
+  readonly fields: ArrayBuffer;
   /** Shapes first used in this batch. */
   readonly shapes: readonly Shape[];
   readonly others: unknown[];
+  readonly times: ArrayBuffer;
+}
+
+/** A `BatchMessage` with its columns as typed arrays again. */
+export interface BatchColumns extends Omit<BatchMessage, "kinds" | "numbers" | "fields" | "times"> {
+  readonly kinds: Uint32Array;
+  readonly numbers: Float64Array;
+  readonly fields: Float64Array;
   readonly times: Float64Array;
+}
+
+/** The typed-array views of a batch's columns. */
+export function columnsOf(batch: BatchMessage): BatchColumns {
+  return {
+    ...batch,
+    kinds: new Uint32Array(batch.kinds),
+    numbers: new Float64Array(batch.numbers),
+    fields: new Float64Array(batch.fields),
+    times: new Float64Array(batch.times),
+  };
 }
 
 /**

@@ -290,7 +290,7 @@ export class Producer {
       times = times.slice(0, count);
       this.#kinds.fill(KIND_NUMBER, 0, count);
     }
-    const fields = fieldLength > 0 ? this.#fields.slice(0, fieldLength) : NO_FIELDS;
+    const fields = fieldLength > 0 ? this.#fields.slice(0, fieldLength).buffer : new ArrayBuffer(0);
     const shapes = this.#shapes.fresh;
     if (shapes.length > 0) this.#shapes.fresh = [];
     const message: BatchMessage = {
@@ -298,15 +298,15 @@ export class Producer {
       origin: performance.timeOrigin,
       count,
       mixed,
-      kinds,
-      numbers,
+      kinds: kinds.buffer,
+      numbers: numbers.buffer,
       fields,
       shapes,
       others,
-      times,
+      times: times.buffer,
     };
     const transfer: ArrayBuffer[] = [kinds.buffer, numbers.buffer, times.buffer];
-    if (fieldLength > 0) transfer.push(fields.buffer);
+    if (fieldLength > 0) transfer.push(fields);
     this.#post(message, transfer);
   }
 

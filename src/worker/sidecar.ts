@@ -1,8 +1,9 @@
 import { writeSync } from "../runtime/stdio.ts";
 import {
   AWAKE,
-  type BatchMessage,
+  type BatchColumns,
   BELL,
+  columnsOf,
   countDelta,
   decodeShape,
   DEFINED,
@@ -255,8 +256,9 @@ export class Sidecar {
   }
 
   /** Events go to `handle()`, records to `records()`; histogram values are aggregated here and now. */
-  #split(state: ProducerState, batch: EventsMessage): Split {
+  #split(state: ProducerState, message: EventsMessage): Split {
     const meta = state.meta;
+    const batch = message.kind === "batch" ? columnsOf(message) : message;
     if (batch.kind === "batch") { for (const shape of batch.shapes) state.shapes[shape.id] = shape; }
     if (batch.kind === "batch" ? !batch.mixed : batch.kinds === undefined) {
       const events = batch.kind === "batch" ? fromColumns(meta, batch, state.shapes) : fromList(meta, batch);
@@ -408,7 +410,7 @@ export class Sidecar {
   }
 }
 
-function fromColumns(producer: ProducerMeta, batch: BatchMessage, shapes: readonly Shape[]): EventBatch {
+function fromColumns(producer: ProducerMeta, batch: BatchColumns, shapes: readonly Shape[]): EventBatch {
   const { count, origin, kinds, numbers, fields, others, times } = batch;
   const values = new Array<unknown>(count);
   const cursor = { field: 0, other: 0 };
