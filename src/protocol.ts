@@ -112,6 +112,11 @@ export interface InitMessage {
   readonly clock: Int32Array;
   readonly sinks: readonly SinkSpec[];
   readonly producer: ProducerInfo;
+  /**
+   * Where to answer once the sinks are built: the same reply a flush gets, through the same code, so the first
+   * `stop()` does not pay for a fresh worker's first port round trip.
+   */
+  readonly ready: Port;
 }
 
 /** Identity and counters of one producer, sent to the sidecar when the producer is created. */
@@ -315,7 +320,8 @@ export interface WelcomeMessage {
 
 /** A request that the sidecar answers on `reply` once every event sent before it was handled. */
 export interface SyncMessage {
-  readonly kind: "flush" | "stop";
+  /** `"ready"` is the first request, answered at start without calling any sink. */
+  readonly kind: "flush" | "stop" | "ready";
   readonly reply: Port;
   readonly timeout: number;
 }
@@ -324,9 +330,7 @@ export interface SyncMessage {
 export type ToSidecar = InitMessage | EventsMessage | DefineMessage | ConnectMessage | SyncMessage;
 
 /** Messages from the sidecar to the thread that started it. */
-export type FromSidecar =
-  | { readonly kind: "ready" }
-  | { readonly kind: "fatal"; readonly message: string };
+export type FromSidecar = { readonly kind: "fatal"; readonly message: string };
 
 /** Counts of one producer in a report. */
 export interface ProducerReport {

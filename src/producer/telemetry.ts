@@ -558,10 +558,13 @@ export async function startTelemetry(options?: TelemetryOptions | null): Promise
   const main: ProducerInfo = { id: 0, name: "main", slot: createSlot(), clock: createClock() };
   await new Promise<void>((resolve, reject) => {
     let settled = false;
+    // The sidecar answers on this port, as it answers flush() and stop(): that round trip is then warm.
+    const { port1: ready, port2: readyReply } = new MessageChannel();
     const fail = (text: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      ready.close();
       void handle.terminate();
       reject(new Error(text));
     };
@@ -573,15 +576,18 @@ export async function startTelemetry(options?: TelemetryOptions | null): Promise
         ),
       resolved.startTimeout,
     );
+    ready.onmessage = (event: MessageEvent) => {
+      if (settled || (event.data as SyncReply)?.kind !== "done") return;
+      settled = true;
+      clearTimeout(timer);
+      ready.onmessage = null;
+      ready.close();
+      handle.unref();
+      resolve();
+    };
     handle.onMessage((data) => {
       const reply = data as FromSidecar;
-      if (settled) return;
-      if (reply.kind === "ready") {
-        settled = true;
-        clearTimeout(timer);
-        handle.unref();
-        resolve();
-      } else if (reply.kind === "fatal") fail(`Telemetry worker failed to start: ${reply.message}`);
+      if (!settled && reply.kind === "fatal") fail(`Telemetry worker failed to start: ${reply.message}`);
     });
     handle.onError((error) =>
       fail(`Telemetry worker failed to load from ${resolved.workerUrl.href}: ${error.message}`)
@@ -595,7 +601,8 @@ export async function startTelemetry(options?: TelemetryOptions | null): Promise
       sinks: resolved.sinks,
       producer: main,
       clock: main.clock,
-    });
+      ready: readyReply,
+    }, [readyReply]);
   });
   return new Telemetry(handle, resolved, main, startedAt);
 }

@@ -216,9 +216,11 @@ export class Sidecar {
       return;
     }
     const stop = request.kind === "stop";
+    const callSinks = request.kind !== "ready";
     const endTime = performance.timeOrigin + performance.now();
     const complete = await this.#caughtUp(request.timeout);
     await this.#enqueue(async () => {
+      if (!callSinks) return;
       if (stop) clearInterval(this.#metricsTimer);
       if (stop || this.#metrics.size > 0) await this.#sendMetrics(stop);
       for (const s of this.#sinks) await this.#call(s, "flush");

@@ -48,7 +48,7 @@ parent.onMessage(async (data) => {
     catchStrayErrors((error) => created.strayError(error));
     sidecar = created;
     for (const m of early.splice(0)) serve(m);
-    send({ kind: "ready" });
+    await created.sync({ kind: "ready", reply: message.ready, timeout: 0 });
   } catch (error) {
     send({ kind: "fatal", message: error instanceof Error ? error.message : String(error) });
   }
