@@ -124,6 +124,28 @@ export class Producer {
       this.#drop();
       return;
     }
+    if (typeof value !== "number") return this.#eventOther(value);
+    const i = this.#length;
+    const clock = this.#clock;
+    if (clock[AWAKE] === 0) wake(clock);
+    const tick = clock[TICK]!;
+    if (tick !== this.#tick || i === 0) {
+      this.#tick = tick;
+      this.#now = performance.now();
+    }
+    this.#times[i] = this.#now;
+    this.#numbers[i] = value;
+    this.#length = i + 1;
+    this.#slot[SENT] = ++this.#sent;
+    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flushTask);
+    }
+  }
+
+  /** `event()` of anything but a number: kept out of `event()` so that it stays small enough to inline. */
+  #eventOther(value: unknown): void {
     if (this.#fieldLength > this.#fieldRoom && typeof value === "object") this.post();
     const i = this.#length;
     const clock = this.#clock;
@@ -135,8 +157,7 @@ export class Producer {
     }
     this.#times[i] = this.#now;
     let shape: number;
-    if (typeof value === "number") this.#numbers[i] = value;
-    else if (
+    if (
       typeof value === "object" && value !== null &&
       (shape = this.#shapes.encode(value, this.#fieldsFor(), this.#fieldLength, this.#others)) >= 0
     ) {
