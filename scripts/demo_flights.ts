@@ -63,7 +63,7 @@ const sinks: SinkOption[] = [
 ];
 if (pushgateway !== "") sinks.push({ kind: "pushgateway", url: pushgateway, job: "flights-demo" });
 if (otlp !== "") sinks.push({ kind: "otlp", endpoint: otlp, resource: { "service.name": "flights-demo" } });
-const telemetry = await startTelemetry({ sinks });
+const telemetry = await startTelemetry({ sinks, metricsInterval: 250 });
 telemetry.event({ kind: "start", flights: flights.length, bands: counts.length, resamples, workers });
 telemetry.log("info", "bootstrap started", { flights: flights.length, resamples, workers });
 const run = telemetry.span("bootstrap", { resamples, workers });
