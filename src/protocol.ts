@@ -203,7 +203,10 @@ export function decodeShape(
   return value;
 }
 
-/** Counter and gauge cells per shared block; a producer adds a block when its handles fill the last one. */
+/**
+ * Counter and gauge cells per shared block; a producer adds a block when its handles fill the last one. A block
+ * holds twice as many numbers: the cells, then each gauge cell's version, bumped at every `set()`.
+ */
 export const CELLS_PER_BLOCK = 256;
 
 /**

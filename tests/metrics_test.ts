@@ -222,7 +222,121 @@ describe("metric handles", () => {
   });
 });
 
+describe("metric handles: faults", () => {
+  test("a handle refused at creation leaves the run working: later handles, events and stop() are exact", async () => {
+    const { start, read } = capture({ metricsInterval: 20 });
+    const telemetry = await start();
+    // The first handle of a thread is refused: no id or shared memory may be taken for it.
+    assertThrows(() => telemetry.histogram("h", {}, { buckets: [2, 1] }), TypeError);
+    assertThrows(() => telemetry.counter("a", {}, { description: 5 as unknown as string }), TypeError);
+    telemetry.counter("rows").add(1);
+    await delay(60); // a few snapshots read the cells meanwhile
+    telemetry.event("hello");
+    const report = await telemetry.stop();
+    assert(report.confirmed);
+    assertEquals([report.handled, report.errors], [1, 0]);
+    const { snapshots, events } = read();
+    assertEquals(events, ["hello"]);
+    assertEquals((series(snapshots.at(-1), "rows") as { value: number }).value, 1);
+  });
+
+  test("a gauge is the last value set, also when a value is set again after another thread's", async () => {
+    const { start, read } = capture();
+    const telemetry = await start();
+    const gauge = telemetry.gauge("g");
+    gauge.set(5);
+    await telemetry.flush();
+    const worker = new Worker(new URL("./fixtures/gauge_worker.ts", import.meta.url));
+    const port = telemetry.connect("w");
+    worker.postMessage({ port }, [port as never]);
+    await new Promise((resolve) => worker.once("message", resolve));
+    await telemetry.flush();
+    gauge.set(5);
+    await telemetry.stop();
+    await worker.terminate();
+    const values = read().snapshots.map((s) => (series(s, "g") as { value: number }).value);
+    assertEquals(values, [5, 3, 5]);
+  });
+
+  test('a label or key named "__proto__" stays a label or key', async () => {
+    const { start, read } = capture();
+    const telemetry = await start();
+    telemetry.counter("c", JSON.parse('{"__proto__":"x"}')).add(1);
+    telemetry.counter("c").add(2);
+    telemetry.event(JSON.parse('{"__proto__":5,"a":1}'));
+    telemetry.event({ x: JSON.parse('{"__proto__":{"y":1},"z":2}') });
+    await telemetry.stop();
+    const { snapshots, events } = read();
+    const final = snapshots.at(-1)!;
+    assertEquals(
+      final.series.filter((s) => s.name === "c").map((
+        s,
+      ) => [Object.entries(s.labels), (s as { value: number }).value]),
+      [
+        [[["__proto__", "x"]], 1],
+        [[], 2],
+      ],
+    );
+    assertEquals(events.map((e) => JSON.stringify(e)), [
+      '{"__proto__":5,"a":1}',
+      '{"x":{"__proto__":{"y":1},"z":2}}',
+    ]);
+  });
+});
+
 describe("logs, spans and progress", () => {
+  test("bad input never throws: unprintable messages, throwing attributes, null parents, odd labels", async () => {
+    const { start, read } = capture({ maxEventBytes: 64 });
+    const telemetry = await start();
+    const hostile = {
+      toString() {
+        throw new Error("no text");
+      },
+    };
+    telemetry.log("info", Object.create(null));
+    telemetry.log("info", hostile as unknown as string);
+    telemetry.log("info", "x".repeat(100), { long: "y".repeat(100) });
+    const getter = {
+      get a(): number {
+        throw new Error("no a");
+      },
+    };
+    const span = telemetry.span("s", getter);
+    span.setAttribute(Object.create(null), 1);
+    span.end(Object.create(null));
+    telemetry.span(Object.create(null)).end();
+    telemetry.span(
+      "t",
+      new Proxy({}, {
+        ownKeys() {
+          throw new Error("no keys");
+        },
+      }),
+    ).end();
+    telemetry.span("u", {}, null).end();
+    telemetry.span("v", {}, { traceId: "nope", spanId: "1" }).end();
+    telemetry.progress(1, 2, Object.create(null));
+    const report = await telemetry.stop();
+    const { records } = read();
+    assertEquals(records.length, 9);
+    assertEquals(report.invalid, 1, "the malformed parent");
+    const logs = records.filter((r) => r.type === "log") as Array<
+      { message: string; fields: Record<string, string> }
+    >;
+    assertEquals(logs[1]!.message, "[Unserializable: no text]");
+    assert(
+      logs[2]!.message.length < 120 && logs[2]!.message.includes("[truncated: 36 of 100"),
+      logs[2]!.message,
+    );
+    assert(logs[2]!.fields.long!.includes("[truncated:"), "fields are cut by maxEventBytes too");
+    assert(report.truncated >= 2);
+    const spans = records.filter((r) => r.type === "span") as Array<
+      { attributes: Record<string, unknown>; status: string }
+    >;
+    assertEquals(spans[0]!.attributes.a, "[Unserializable: no a]");
+    assertEquals(spans[0]!.status, "error");
+  });
+
   test("records reach the sinks in order with their producer, times and ids", async () => {
     const { start, read } = capture();
     const before = performance.timeOrigin + performance.now();

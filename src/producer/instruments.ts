@@ -1,7 +1,6 @@
 import { CELLS_PER_BLOCK, type DefineMessage, KIND_SAMPLE, type MetricKind } from "../protocol.ts";
 import type { LogLevel } from "../sinks/sink.ts";
 import type { Producer } from "./producer.ts";
-import { snapshot } from "./snapshot.ts";
 
 /** A metric's fixed labels: names to string values. */
 export type MetricLabels = Readonly<Record<string, string>>;
@@ -83,7 +82,7 @@ export interface Instruments {
   /** Sends a log line with optional fields. An unknown level is sent as `"info"` and counted in `invalid`. */
   log(level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>): void;
   /** Starts a span: a root span, or a child of `parent` (a span of this or another thread). */
-  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext): Span;
+  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext | null): Span;
   /**
    * Reports progress of a stage: `done` units of `total`. The label defaults to this producer's name (`"main"` or
    * the name given to `connect()`), so each compute worker gets its own bar.
@@ -139,9 +138,12 @@ class GaugeHandle implements Gauge {
   }
 
   set(value: number): void {
-    // NaN marks a gauge never set, so it cannot be a value.
-    if (typeof value === "number" && value === value) this.#cells[this.#index] = value;
-    else this.#producer.invalid();
+    // NaN marks a gauge never set, so it cannot be a value. The version (in the block's second half) lets the
+    // sidecar see a value set again, even an equal one.
+    if (typeof value === "number" && value === value) {
+      this.#cells[this.#index] = value;
+      this.#cells[this.#index + CELLS_PER_BLOCK]!++;
+    } else this.#producer.invalid();
   }
 }
 
@@ -197,8 +199,8 @@ class SpanHandle implements Span {
     parent?: SpanContext,
   ) {
     this.#producer = producer;
-    this.#name = String(name);
-    this.#attributes = attributes ? { ...attributes } : {};
+    this.#name = textOf(producer, name);
+    this.#attributes = attributes === undefined ? {} : fieldsOf(producer, attributes);
     this.traceId = parent ? parent.traceId : randomHex(16);
     this.spanId = randomHex(8);
     this.#parent = parent?.spanId;
@@ -210,7 +212,13 @@ class SpanHandle implements Span {
   }
 
   setAttribute(key: string, value: unknown): void {
-    if (!this.#ended) this.#attributes[String(key)] = value;
+    if (this.#ended) return;
+    Object.defineProperty(this.#attributes, textOf(this.#producer, key), {
+      value: this.#producer.copy(value),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
 
   end(error?: unknown): void {
@@ -223,11 +231,13 @@ class SpanHandle implements Span {
       spanId: this.spanId,
       startTime: this.#started,
       endTime: performance.timeOrigin + performance.now(),
-      attributes: plainFields(this.#attributes),
+      attributes: this.#attributes,
       status: error === undefined ? "unset" : "error",
     };
     if (this.#parent !== undefined) record.parentSpanId = this.#parent;
-    if (error !== undefined) record.statusMessage = error instanceof Error ? error.message : String(error);
+    if (error !== undefined) {
+      record.statusMessage = textOf(this.#producer, readMessage(error));
+    }
     this.#producer.record(record);
   }
 }
@@ -299,7 +309,7 @@ export class InstrumentSet implements Instruments {
 
   log(level: LogLevel, message: string, fields?: Readonly<Record<string, unknown>>): void {
     let known: string = level;
-    if (!LEVELS.has(level)) {
+    if (typeof level !== "string" || !LEVELS.has(level)) {
       this.#producer.invalid();
       known = "info";
     }
@@ -307,17 +317,25 @@ export class InstrumentSet implements Instruments {
       type: "log",
       time: performance.timeOrigin + performance.now(),
       level: known,
-      message: typeof message === "string" ? message : String(message),
-      fields: fields === undefined ? {} : plainFields(fields),
+      message: textOf(this.#producer, message),
+      fields: fields === undefined ? {} : fieldsOf(this.#producer, fields),
     });
   }
 
-  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext): Span {
-    const valid = parent !== undefined && /^[0-9a-f]{32}$/.test(parent.traceId) &&
-      /^[0-9a-f]{16}$/.test(parent.spanId);
-    // A malformed parent starts a root span instead, counted: spans must never break the computation.
-    if (parent !== undefined && !valid) this.#producer.invalid();
-    return new SpanHandle(this.#producer, name, attributes, valid ? parent : undefined);
+  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext | null): Span {
+    let context: SpanContext | undefined;
+    if (parent !== undefined && parent !== null) {
+      try {
+        const { traceId, spanId } = parent;
+        if (
+          typeof traceId === "string" && /^[0-9a-f]{32}$/.test(traceId) && typeof spanId === "string" &&
+          /^[0-9a-f]{16}$/.test(spanId)
+        ) context = { traceId, spanId };
+      } catch { /* a parent whose fields throw is malformed */ }
+      // A malformed parent starts a root span instead, counted: spans must never break the computation.
+      if (context === undefined) this.#producer.invalid();
+    }
+    return new SpanHandle(this.#producer, name, attributes, context);
   }
 
   progress(done: number, total?: number, label?: string): void {
@@ -331,7 +349,7 @@ export class InstrumentSet implements Instruments {
       if (typeof total === "number" && total >= 0 && total < Infinity) record.total = total;
       else this.#producer.invalid();
     }
-    if (label !== undefined) record.label = String(label);
+    if (label !== undefined) record.label = textOf(this.#producer, label);
     this.#producer.record(record);
   }
 
@@ -345,7 +363,11 @@ export class InstrumentSet implements Instruments {
     if (typeof name !== "string" || name === "") {
       throw new TypeError(`Invalid metric name: expected a non-empty string, got ${describe(name)}`);
     }
+    // Everything is checked before an id or a cell is taken, so a refused handle leaves no gap behind.
     const fixed = checkLabels(name, labels);
+    const unit = text("unit", options?.unit);
+    const description = text("description", options?.description);
+    const buckets = metric === "histogram" ? checkBuckets(name, options?.buckets) : undefined;
     const key = `${name}\u0000${JSON.stringify(Object.entries(fixed).sort(byKey))}`;
     const known = this.#kinds.get(name);
     if (known !== undefined && known !== metric) {
@@ -358,7 +380,7 @@ export class InstrumentSet implements Instruments {
     let block: Float64Array | undefined;
     if (index === 0) {
       // Gauges start at NaN, meaning never set; counters are read from 0.
-      this.#block = block = new Float64Array(new SharedArrayBuffer(CELLS_PER_BLOCK * 8));
+      this.#block = block = new Float64Array(new SharedArrayBuffer(CELLS_PER_BLOCK * 2 * 8));
     }
     if (metric === "gauge") this.#block[index] = NaN;
     const message: DefineMessage = {
@@ -367,9 +389,9 @@ export class InstrumentSet implements Instruments {
       metric,
       name,
       labels: fixed,
-      unit: text("unit", options?.unit),
-      description: text("description", options?.description),
-      ...(metric === "histogram" ? { buckets: checkBuckets(name, options?.buckets) } : {}),
+      unit,
+      description,
+      ...(buckets ? { buckets } : {}),
       ...(block ? { block } : {}),
     };
     this.#producer.define(message);
@@ -385,7 +407,7 @@ function checkLabels(name: string, labels: MetricLabels | undefined): Record<str
   if (typeof labels !== "object" || labels === null || Array.isArray(labels)) {
     throw new TypeError(`Invalid labels of metric ${JSON.stringify(name)}: expected an object of strings`);
   }
-  const fixed: Record<string, string> = {};
+  const fixed: Record<string, string> = Object.create(null);
   for (const [key, value] of Object.entries(labels)) {
     if (typeof value !== "string") {
       throw new TypeError(
@@ -394,7 +416,8 @@ function checkLabels(name: string, labels: MetricLabels | undefined): Record<str
         }`,
       );
     }
-    fixed[key] = value;
+    // A label may be named "__proto__": defined, not assigned, so it stays a label.
+    Object.defineProperty(fixed, key, { value, enumerable: true, writable: true, configurable: true });
   }
   return fixed;
 }
@@ -422,12 +445,37 @@ function byKey(a: [string, string], b: [string, string]): number {
   return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
-/** Fields and attributes are copied by the event rules, so later changes by the caller do not show. */
-function plainFields(fields: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  const copy = snapshot(fields, { maxChars: 1 << 20, cut: (s) => s });
-  return typeof copy === "object" && copy !== null && !Array.isArray(copy)
+/**
+ * Fields and attributes are copied by the event rules and limits, so later changes by the caller do not show and
+ * nothing in them can throw.
+ */
+function fieldsOf(producer: Producer, fields: unknown): Record<string, unknown> {
+  const copy = producer.copy(fields);
+  return typeof copy === "object" && copy !== null && !Array.isArray(copy) && !(copy instanceof Map)
     ? copy as Record<string, unknown>
     : { value: copy };
+}
+
+/** A name or message as text, cut to `maxEventBytes`; never throws. */
+function textOf(producer: Producer, value: unknown): string {
+  let text: string;
+  if (typeof value === "string") text = value;
+  else {
+    try {
+      text = String(value);
+    } catch (error) {
+      text = `[Unserializable: ${readMessage(error)}]`;
+    }
+  }
+  return producer.copy(text) as string;
+}
+
+function readMessage(error: unknown): string {
+  try {
+    return error instanceof Error ? String(error.message) : String(error);
+  } catch {
+    return "[Unserializable]";
+  }
 }
 
 function randomHex(bytes: number): string {

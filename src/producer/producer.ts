@@ -220,6 +220,11 @@ export class Producer {
     }
   }
 
+  /** Copies a record's value by the event rules and limits (strings past `maxEventBytes` cut and counted). */
+  copy(value: unknown): unknown {
+    return snapshot(value, this.#limits);
+  }
+
   /** Announces a metric handle to the sidecar, ahead of its updates; counted so `stop()` waits for it. */
   define(message: DefineMessage): void {
     if (this.#closed) return;

@@ -68,7 +68,10 @@ export class ShapeEncoder {
     const types: number[] = [];
     try {
       for (const key in value) {
-        if (keys.length === MAX_SHAPE_KEYS || !Object.hasOwn(value, key)) return undefined;
+        // A "__proto__" key would be assigned as the prototype when rebuilt: such objects are copied whole.
+        if (keys.length === MAX_SHAPE_KEYS || key === "__proto__" || !Object.hasOwn(value, key)) {
+          return undefined;
+        }
         const type = fieldType(value[key]);
         if (type < 0) return undefined;
         keys.push(key);

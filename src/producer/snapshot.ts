@@ -116,7 +116,7 @@ function copyObject(value: object, path: object[], depth: number, limits: Snapsh
       } catch (error) {
         item = `[Unserializable: ${message(error)}]`;
       }
-      out[key] = copy(item, path, next, limits);
+      put(out, key, copy(item, path, next, limits));
     }
     return out;
   } finally {
@@ -141,7 +141,7 @@ function copyPlain(
     ) {
       path.push(value);
       try {
-        out[key] = copy(item, path, depth + 1, limits);
+        put(out, key, copy(item, path, depth + 1, limits));
       } finally {
         path.pop();
       }
@@ -167,4 +167,11 @@ function message(error: unknown): string {
   } catch {
     return "unreadable error";
   }
+}
+
+/** Sets an own property; a key named `"__proto__"` is defined, so it stays data instead of changing the prototype. */
+export function put(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  } else out[key] = value;
 }

@@ -256,12 +256,12 @@ export class Telemetry implements AsyncDisposable, Instruments {
    * ```
    *
    * @param name The operation.
-   * @param attributes Attributes, copied when the span ends.
+   * @param attributes Attributes, copied at this call (`setAttribute()` adds more).
    * @param parent The span this one runs in, possibly one of another thread (pass `{ traceId, spanId }` along
    * with the work). A malformed parent starts a root span and is counted in `invalid`.
    * @returns The running span.
    */
-  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext): Span {
+  span(name: string, attributes?: Readonly<Record<string, unknown>>, parent?: SpanContext | null): Span {
     return this.#instruments.span(name, attributes, parent);
   }
 

@@ -45,7 +45,13 @@ export function toJsonValue(value: unknown, seen: Set<object> = new Set()): unkn
     if (value instanceof Map) return [...value].map(([k, v]) => [toJsonValue(k, seen), toJsonValue(v, seen)]);
     if (value instanceof Set) return [...value].map((v) => toJsonValue(v, seen));
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toJsonValue(v, seen);
+    for (const [k, v] of Object.entries(value)) {
+      const item = toJsonValue(v, seen);
+      // Defined, not assigned: an own "__proto__" key stays a key.
+      if (k === "__proto__") {
+        Object.defineProperty(out, k, { value: item, enumerable: true, writable: true, configurable: true });
+      } else out[k] = item;
+    }
     return out;
   } finally {
     seen.delete(value);

@@ -21,8 +21,8 @@ interface Series {
 interface Cell {
   readonly block: Float64Array;
   readonly index: number;
-  /** Gauge: the value at the last look, to tell which handle set last. */
-  last: number;
+  /** Gauge: the version at the last look, to tell which handles set a value since. */
+  version: number;
 }
 
 interface Definition {
@@ -72,8 +72,14 @@ export class MetricStore {
     state.definitions[message.id] = { series };
     state.histograms[message.id] = series.histogram;
     if (message.metric !== "histogram") {
-      const block = state.blocks[Math.floor(message.id / CELLS_PER_BLOCK)]!;
-      series.cells.push({ block, index: message.id % CELLS_PER_BLOCK, last: NaN });
+      const block = state.blocks[Math.floor(message.id / CELLS_PER_BLOCK)];
+      if (block === undefined) {
+        this.#warn(
+          `Telemetry metric ${JSON.stringify(message.name)} arrived without its memory; it is ignored`,
+        );
+        return;
+      }
+      series.cells.push({ block, index: message.id % CELLS_PER_BLOCK, version: 0 });
     }
   }
 
@@ -92,10 +98,12 @@ export class MetricStore {
         for (const cell of s.cells) value += cell.block[cell.index]!;
         series.push({ kind: "counter", ...base, value });
       } else if (s.kind === "gauge") {
+        // The last value set: among handles that set one since the last look, the last in definition order.
         for (const cell of s.cells) {
-          const now = cell.block[cell.index]!;
-          if (!Object.is(now, cell.last)) {
-            cell.last = now;
+          const version = cell.block[cell.index + CELLS_PER_BLOCK]!;
+          if (version !== cell.version) {
+            cell.version = version;
+            const now = cell.block[cell.index]!;
             if (now === now) s.value = now;
           }
         }

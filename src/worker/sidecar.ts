@@ -360,7 +360,8 @@ export class Sidecar {
   }
 
   #enqueue(task: () => Promise<void>): Promise<void> {
-    this.#chain = this.#chain.then(task);
+    // A task that fails is counted as an error of the sidecar; the tasks after it still run.
+    this.#chain = this.#chain.then(task).catch((error) => this.strayError(error));
     return this.#chain;
   }
 
