@@ -282,6 +282,7 @@ function run(sink: Sink): RunSummary {
   return {
     startTime: START,
     endTime: START + DURATION,
+    deadline: Infinity,
     producers: [
       { name: "main", sent: 1200 + 740 + 400, handled: 1200 + 740 + 400, dropped: 0 },
       ...WORKERS.map((w, i) => ({

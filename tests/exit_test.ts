@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import { join } from "node:path";
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { type AddressInfo, createServer, type Socket } from "node:net";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { type ChildResult, readNdjson, runScript, tempDir } from "./_helpers.ts";
 
 const EXIT_PATHS = new URL("./fixtures/exit_paths.ts", import.meta.url);
@@ -93,5 +94,31 @@ describe("nothing lost at exit without stop()", () => {
     assertStringIncludes(result.stdout, "exit handler sent an event without throwing");
     assertEquals(result.lines, N);
     assertEquals(result.code, 0, result.stderr);
+  });
+});
+
+describe("exit with network sinks that cannot deliver", () => {
+  test("process.exit ends within exitTimeout and stderr says what the OTLP and Pushgateway sinks lost", async () => {
+    // A receiver that accepts connections and never answers: requests hang until their own timeouts (30 s).
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    try {
+      const result = await runScript(new URL("./fixtures/exit_network.ts", import.meta.url), [
+        `http://127.0.0.1:${port}`,
+      ]);
+      assertEquals(result.code, 0, result.stderr);
+      // exitTimeout is 1.5 s; start-up and a loaded machine take the rest of the 10 s.
+      assert(result.ms < 10_000, `took ${result.ms} ms`);
+      assertMatch(result.stderr, /Telemetry sink otlp failed: .*lost 10 logs/);
+      assertMatch(result.stderr, /Telemetry sink pushgateway failed: .*final push did not finish/);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

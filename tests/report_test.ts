@@ -44,6 +44,7 @@ const LATENCY: HistogramSeries = {
 const SUMMARY: RunSummary = {
   startTime: START,
   endTime: START + 10_000,
+  deadline: Infinity,
   producers: [
     { name: "main", sent: 40, handled: 40, dropped: 0 },
     { name: "worker-1", sent: 12, handled: 9, dropped: 3 },
@@ -359,7 +360,13 @@ describe("report sink", () => {
 
   test("an empty run writes a page that says nothing was recorded", () => {
     const path = join(tempDir(), "empty.html");
-    reportSink({ path }).close!({ startTime: START, endTime: START + 5, producers: [], sinks: [] });
+    reportSink({ path }).close!({
+      startTime: START,
+      endTime: START + 5,
+      deadline: Infinity,
+      producers: [],
+      sinks: [],
+    });
     const html = readFileSync(path, "utf8");
     assertMatch(html, /No metrics were recorded/);
     assertEquals(elements(html, "data-metric").length, 0);

@@ -462,6 +462,14 @@ export class Telemetry implements AsyncDisposable, Instruments {
       unhandled += Math.max(0, countDelta(Atomics.load(info.slot, SENT), Atomics.load(info.slot, HANDLED)));
     }
     if (kind === "exit") this.#exitReported = true;
+    if (kind === "exit" && unhandled === 0 && !this.#dead && Atomics.load(main, STOPPED) !== 1) {
+      // Every event was handled, but some sink was still closing (a network sink flushing, say).
+      writeSync(
+        2,
+        `Telemetry: the sinks did not finish closing within ${this.#options.exitTimeout} ms before exit ` +
+          `(final metrics and exports may be incomplete)\n`,
+      );
+    }
     if (unhandled > 0) {
       const why = this.#dead
         ? "the telemetry worker was gone"

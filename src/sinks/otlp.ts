@@ -136,6 +136,8 @@ class OtlpExporter implements OtlpSink {
   #turn = 0;
   readonly #stop = new AbortController();
   #closed = false;
+  /** Milliseconds `close()` waited at most: `closeTimeout`, or less when the stop had less. */
+  #closeBudget = 0;
   #idle: Array<() => void> = [];
 
   constructor(options: ResolvedOtlpOptions) {
@@ -188,9 +190,15 @@ class OtlpExporter implements OtlpSink {
     await this.#whenIdle(this.#options.closeTimeout);
   }
 
-  async close(): Promise<void> {
+  async close(summary?: RunSummary): Promise<void> {
     if (this.#closed) return;
-    const idle = await this.#whenIdle(this.#options.closeTimeout);
+    // The stop's own budget may be shorter (an exiting process): giving up inside it still reports the loss.
+    const budget = summary === undefined ? this.#options.closeTimeout : Math.max(
+      0,
+      Math.min(this.#options.closeTimeout, summary.deadline - (performance.timeOrigin + performance.now())),
+    );
+    this.#closeBudget = budget;
+    const idle = await this.#whenIdle(budget);
     this.#closed = true;
     if (!idle) this.#abandon();
     const error = this.#lossReport();
@@ -406,7 +414,7 @@ class OtlpExporter implements OtlpSink {
     }
     const abandoned = list((s) => this.#counts[s].abandoned);
     if (abandoned) {
-      parts.push(`${abandoned} not sent by the close deadline (${this.#options.closeTimeout} ms)`);
+      parts.push(`${abandoned} not sent by the close deadline (${Math.round(this.#closeBudget)} ms)`);
     }
     return this.#redact(
       `OTLP export to ${this.#where} lost ${list(lost)}: ${parts.join("; ")}. ` +

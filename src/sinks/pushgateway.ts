@@ -2,7 +2,7 @@ import type { PushgatewaySpec } from "../protocol.ts";
 import { unrefTimer } from "../runtime/timer.ts";
 import { escapeControl } from "./_format.ts";
 import { encodePrometheus } from "./_prometheus.ts";
-import type { MetricsSnapshot, Sink } from "./sink.ts";
+import type { MetricsSnapshot, RunSummary, Sink } from "./sink.ts";
 
 /** Options of `pushgatewaySink()`: those of the `"pushgateway"` sink option, with every default applied. */
 export type PushgatewaySinkOptions = Omit<PushgatewaySpec, "kind">;
@@ -89,13 +89,37 @@ export function pushgatewaySink(options: PushgatewaySinkOptions): Sink {
       surface();
     },
     flush: surface,
-    async close(): Promise<void> {
+    async close(summary?: RunSummary): Promise<void> {
       clearInterval(timer);
-      await inFlight;
-      try {
+      const final = (async () => {
+        await inFlight;
         await send(encodePrometheus(latest?.series ?? [], options.labels));
+      })();
+      // Given up at the stop's deadline (an exiting process has less time than retries take): reported, not cut.
+      const budget = summary === undefined
+        ? Infinity
+        : Math.max(0, summary.deadline - (performance.timeOrigin + performance.now()));
+      let giveUp: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          final,
+          new Promise<never>((_, reject) => {
+            if (budget !== Infinity) {
+              giveUp = setTimeout(
+                () =>
+                  reject(
+                    new Error(`the final push did not finish within the stop's ${Math.round(budget)} ms`),
+                  ),
+                budget,
+              );
+            }
+          }),
+        ]);
       } catch (error) {
+        final.catch(() => {}); // still running: its outcome no longer matters
         failures.push(error as Error);
+      } finally {
+        clearTimeout(giveUp);
       }
       if (failures.length > 1) {
         // close() can be counted only once: the failures not yet thrown are reported together.

@@ -178,6 +178,12 @@ export interface RunSummary {
   readonly endTime: number;
   /** Counts per producer, the main thread first. */
   readonly producers: readonly ProducerSummary[];
+  /**
+   * Epoch milliseconds by which `close()` should have finished: the stop's time budget (a part of `stopTimeout`,
+   * or of `exitTimeout` when the process is exiting). A sink that waits on something (the network) gives up by
+   * then and throws an error saying what was lost, so the loss is reported instead of cut off.
+   */
+  readonly deadline: number;
   /** Errors per sink so far (this sink's `close()` error, if any, is not in it yet). */
   readonly sinks: ReadonlyArray<
     { readonly name: string; readonly errors: number; readonly firstError?: string }
@@ -199,9 +205,12 @@ export interface Sink {
    * stop (`final: true`).
    */
   metrics?(snapshot: MetricsSnapshot): void | Promise<void>;
-  /** Called by `flush()` and before `close()`, after everything earlier was handled. */
+  /** Called by `flush()`, after everything earlier was handled. */
   flush?(): void | Promise<void>;
-  /** Called once at stop, after the final metrics. */
+  /**
+   * Called once at stop, after the final metrics: finishes what `flush()` would and releases everything, within
+   * `summary.deadline`.
+   */
   close?(summary: RunSummary): void | Promise<void>;
 }
 

@@ -218,15 +218,21 @@ export class Sidecar {
     const stop = request.kind === "stop";
     const callSinks = request.kind !== "ready";
     const endTime = performance.timeOrigin + performance.now();
+    const started = performance.now();
+    // What is left of the request's time: the sinks' close() should end within it, with room for the answer.
+    const left = () => Math.max(0, request.timeout * 0.9 - (performance.now() - started));
     const complete = await this.#caughtUp(request.timeout);
     await this.#enqueue(async () => {
       if (!callSinks) return;
       if (stop) clearInterval(this.#metricsTimer);
       if (stop || this.#metrics.size > 0) await this.#sendMetrics(stop);
-      for (const s of this.#sinks) await this.#call(s, "flush");
       if (stop) {
-        const summary = this.#summary(endTime);
-        for (const s of this.#sinks) await this.#call(s, "close", summary);
+        // close() finishes what flush() would: calling both would spend a waiting sink's budget twice.
+        const summary = this.#summary(endTime, performance.timeOrigin + performance.now() + left());
+        // Side by side: each sink gets the whole budget, and a slow one does not cut the others short.
+        await Promise.all(this.#sinks.map((s) => this.#call(s, "close", summary)));
+      } else {
+        for (const s of this.#sinks) await this.#call(s, "flush");
       }
     });
     if (stop) {
@@ -320,10 +326,11 @@ export class Sidecar {
     for (const s of this.#metricSinks) await this.#call(s, "metrics", snapshot);
   }
 
-  #summary(endTime: number): RunSummary {
+  #summary(endTime: number, deadline: number): RunSummary {
     return {
       startTime: this.#options.startTime,
       endTime,
+      deadline,
       producers: [...this.#producers.values()].map((p) => ({
         name: p.meta.name,
         sent: (Atomics.load(p.slot, SENT) >>> 0) + (Atomics.load(p.slot, DROPPED) >>> 0),
