@@ -71,6 +71,36 @@ describe("startTelemetry()", () => {
       [{ maxQueued: 0 }, "Invalid option maxQueued"],
       [{ maxEventBytes: 10 }, "Invalid option maxEventBytes"],
       [{ exitTimeout: -5 }, "Invalid option exitTimeout"],
+      [
+        { sinks: [{ kind: "console", colour: true }] },
+        "Unknown option sinks[0].colour: the options of a console sink are none",
+      ],
+      [
+        { sinks: [{ kind: "ndjson", path: "x", flush: 1 }] },
+        "Unknown option sinks[0].flush: the options of a ndjson sink are path",
+      ],
+      [
+        { sinks: [{ kind: "pushgateway", url: "http://127.0.0.1:9091", job: "j", extra: 1 }] },
+        "Unknown option sinks[0].extra",
+      ],
+      [{ sinks: [{ kind: "report", path: "r.html", titel: "x" }] }, "Unknown option sinks[0].titel"],
+      [{ sinks: [{ kind: "progress", modes: "tty" }] }, "Unknown option sinks[0].modes"],
+      [
+        {
+          sinks: [{
+            kind: "otlp",
+            endpoint: "http://127.0.0.1:4318",
+            headers: { Authorization: "Bearer \u2713" },
+          }],
+        },
+        'Invalid option sinks[0].headers["Authorization"]: a header value must be Latin-1 text without control characters',
+      ],
+      [
+        { sinks: [{ kind: "otlp", endpoint: "http://127.0.0.1:4318", headers: { "x-key": "a\u0001b" } }] },
+        "a header value must be Latin-1 text",
+      ],
+      [{ metricsInterval: 0 }, "Invalid option metricsInterval"],
+      [{ maxLabelSets: 0 }, "Invalid option maxLabelSets"],
     ];
     for (const [options, message] of cases) {
       await assertRejects(() => startTelemetry(options as TelemetryOptions), TypeError, message);

@@ -125,6 +125,16 @@ export interface TelemetryOptions {
   readonly workerUrl?: URL | string;
 }
 
+/** The options of each sink kind, besides `kind` (OTLP checks its own). */
+const SINK_KEYS: Readonly<Record<string, readonly string[]>> = {
+  console: [],
+  ndjson: ["path"],
+  custom: ["module", "export", "options"],
+  report: ["path", "title", "slowestSpans"],
+  pushgateway: ["url", "job", "grouping", "labels", "interval", "timeout", "retries"],
+  progress: ["mode", "plainInterval", "columns"],
+};
+
 const SINK_KINDS = `"console", "ndjson", "progress", "report", "pushgateway", "otlp" or "custom"`;
 
 const KNOWN = [
@@ -204,6 +214,17 @@ function resolveSink(option: SinkOption | undefined, index: number): SinkSpec {
     throw new TypeError(
       `Invalid option ${at}: expected "console" or an object with a kind, got ${describe(option)}`,
     );
+  }
+  const keys = SINK_KEYS[(option as { kind?: string }).kind ?? ""];
+  if (keys !== undefined) {
+    for (const key of Object.keys(option)) {
+      if (key !== "kind" && !keys.includes(key)) {
+        throw new TypeError(
+          `Unknown option ${at}.${key}: the options of a ${(option as { kind: string }).kind} sink are ` +
+            (keys.length === 0 ? "none" : keys.join(", ")),
+        );
+      }
+    }
   }
   switch (option.kind) {
     case "console":

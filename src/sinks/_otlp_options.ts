@@ -89,7 +89,8 @@ const KNOWN = [
 // RFC 9110 token characters: what a header name may hold.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Header values may not hold line breaks or NUL; tabs and visible text are fine.
-const BAD_VALUE = /[\0\r\n]/;
+// Header values are Latin-1 text without control characters (tab allowed): what every runtime's fetch sends.
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
  * Checks the OTLP sink's options and applies the defaults.
@@ -165,7 +166,9 @@ function headers(name: string, value: unknown): Record<string, string> {
     }
     if (BAD_VALUE.test(item)) {
       throw new TypeError(
-        `Invalid option ${name}[${JSON.stringify(key)}]: a header value may not hold line breaks or NUL`,
+        `Invalid option ${name}[${
+          JSON.stringify(key)
+        }]: a header value must be Latin-1 text without control characters`,
       );
     }
     result[key] = item;
