@@ -85,6 +85,8 @@ export class Producer {
   #stalledAt = -1;
   #tick = -1;
   #now = 0;
+  /** Index of the entry after which the batch posts: the last slot, or the next entry once the doorbell rang. */
+  #postAt: number;
   #scheduled = false;
   #closed = false;
 
@@ -96,6 +98,7 @@ export class Producer {
     this.#config = config;
     this.#capacity = config.batchSize;
     this.#checkAt = config.maxQueued;
+    this.#postAt = this.#capacity - 1;
     this.#limits = { maxChars: config.maxEventBytes, cut: (text) => this.#cut(text) };
     this.#kinds = new Uint32Array(this.#capacity);
     this.#numbers = new Float64Array(this.#capacity);
@@ -120,25 +123,32 @@ export class Producer {
 
   /** Buffers one event; never throws. */
   event(value: unknown): void {
-    if (this.#closed || (this.#sent >= this.#checkAt && !this.#admit())) {
-      this.#drop();
-      return;
-    }
+    // A closed producer keeps `#checkAt` at -Infinity, so this one comparison also refuses after close().
+    if (this.#sent >= this.#checkAt && !this.#admit()) return this.#drop();
     if (typeof value !== "number") return this.#eventOther(value);
     const i = this.#length;
-    const clock = this.#clock;
-    if (clock[AWAKE] === 0) wake(clock);
-    const tick = clock[TICK]!;
-    if (tick !== this.#tick || i === 0) {
-      this.#tick = tick;
-      this.#now = performance.now();
-    }
+    const tick = this.#clock[TICK]!;
+    if (tick !== this.#tick || i === 0) this.#look(tick, i);
     this.#times[i] = this.#now;
     this.#numbers[i] = value;
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
-    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
-    else if (!this.#scheduled) {
+    if (i >= this.#postAt) this.post();
+  }
+
+  /**
+   * The slow part of an entry, run at the first entry of a batch and when the clock tick moved: reads the time,
+   * wakes a resting sidecar, answers the doorbell (the sidecar moves the tick when it rings), and schedules the
+   * end-of-turn post. Everything else an entry does is a few stores.
+   */
+  #look(tick: number, i: number): void {
+    this.#tick = tick;
+    this.#now = performance.now();
+    const clock = this.#clock;
+    if (clock[AWAKE] === 0) wake(clock);
+    // Post once this entry is stored.
+    if (this.#slot[BELL] !== 0) this.#postAt = i;
+    if (i === 0 && !this.#scheduled) {
       this.#scheduled = true;
       queueMicrotask(this.#flushTask);
     }
@@ -148,13 +158,8 @@ export class Producer {
   #eventOther(value: unknown): void {
     if (this.#fieldLength > this.#fieldRoom && typeof value === "object") this.post();
     const i = this.#length;
-    const clock = this.#clock;
-    if (clock[AWAKE] === 0) wake(clock);
-    const tick = clock[TICK]!;
-    if (tick !== this.#tick || i === 0) {
-      this.#tick = tick;
-      this.#now = performance.now();
-    }
+    const tick = this.#clock[TICK]!;
+    if (tick !== this.#tick || i === 0) this.#look(tick, i);
     this.#times[i] = this.#now;
     let shape: number;
     if (
@@ -170,54 +175,40 @@ export class Producer {
     }
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
-    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
+    if (i >= this.#postAt) this.post();
   }
 
   /**
    * Buffers one histogram value of the handle whose kind code is `kind` (`KIND_SAMPLE + id`). The value was checked
-   * by the handle; its time is the batch's, so no clock is read.
+   * by the handle; it takes the time of the batch's last clock reading.
    */
   sample(kind: number, value: number): void {
-    if (this.#closed || (this.#sent >= this.#checkAt && !this.#admit())) {
-      this.#drop();
-      return;
-    }
+    if (this.#sent >= this.#checkAt && !this.#admit()) return this.#drop();
     const i = this.#length;
+    const tick = this.#clock[TICK]!;
+    if (tick !== this.#tick || i === 0) this.#look(tick, i);
     this.#kinds[i] = kind;
     this.#numbers[i] = value;
     this.#times[i] = this.#now;
     this.#mixed = true;
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
-    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
+    if (i >= this.#postAt) this.post();
   }
 
   /** Buffers a log, span or progress record, already a plain cloneable object. */
   record(value: object): void {
-    if (this.#closed || (this.#sent >= this.#checkAt && !this.#admit())) {
-      this.#drop();
-      return;
-    }
+    if (this.#sent >= this.#checkAt && !this.#admit()) return this.#drop();
     const i = this.#length;
+    const tick = this.#clock[TICK]!;
+    if (tick !== this.#tick || i === 0) this.#look(tick, i);
     this.#kinds[i] = KIND_RECORD;
     this.#others.push(value);
     this.#times[i] = performance.now();
     this.#mixed = true;
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;
-    if (i + 1 === this.#capacity || this.#slot[BELL] !== 0) this.post();
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      queueMicrotask(this.#flushTask);
-    }
+    if (i >= this.#postAt) this.post();
   }
 
   /** Copies a record's value by the event rules and limits (strings past `maxEventBytes` cut and counted). */
@@ -253,6 +244,7 @@ export class Producer {
   /** Posts the buffered events now, if any. */
   post(): void {
     if (this.#slot[BELL] !== 0) Atomics.store(this.#slot, BELL, 0);
+    this.#postAt = this.#capacity - 1;
     const count = this.#length;
     if (count === 0) return;
     const others = this.#others;
@@ -341,6 +333,7 @@ export class Producer {
     if (this.#closed) return;
     this.post();
     this.#closed = true;
+    this.#checkAt = -Infinity;
   }
 
   /**
@@ -348,6 +341,7 @@ export class Producer {
    * can be reached again; without, wait for the sidecar (`"block"`) or refuse the event (`"drop"`).
    */
   #admit(): boolean {
+    if (this.#closed) return false;
     const max = this.#config.maxQueued;
     let handled = Atomics.load(this.#slot, HANDLED);
     let queued = countDelta(this.#sent, handled);

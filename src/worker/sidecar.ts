@@ -151,6 +151,8 @@ export class Sidecar {
     clearInterval(this.#clock);
     this.#clock = undefined;
     Atomics.store(clock, AWAKE, 0);
+    // Producers read AWAKE only when the tick moves: move it, after the store, so their next entry looks.
+    Atomics.add(clock, TICK, 1);
     // An event between the check above and this store saw AWAKE still 1: look once more.
     if (this.#anyBuffered()) return this.#wakeClock();
     const waiting = Atomics.waitAsync(clock, AWAKE, 0);
@@ -375,14 +377,20 @@ export class Sidecar {
   /** Resolves true once every producer's batches up to its current `sent` count arrived, false on timeout. */
   #caughtUp(timeout: number): Promise<boolean> {
     const targets: Array<readonly [ProducerState, number, number]> = [];
+    let rung = false;
     for (const p of this.#producers.values()) {
       const sent = Atomics.load(p.slot, SENT);
       const defined = Atomics.load(p.slot, DEFINED);
       if (countDelta(sent, p.received) <= 0 && countDelta(defined, p.defined) <= 0) continue;
       targets.push([p, sent, defined]);
       // Events still in a busy producer's buffer: ask it to post them at its next event.
-      if (countDelta(sent, Atomics.load(p.slot, POSTED)) > 0) Atomics.store(p.slot, BELL, 1);
+      if (countDelta(sent, Atomics.load(p.slot, POSTED)) > 0) {
+        Atomics.store(p.slot, BELL, 1);
+        rung = true;
+      }
     }
+    // Producers read the doorbell only when the tick moves: move it.
+    if (rung && this.#clockArray !== undefined) Atomics.add(this.#clockArray, TICK, 1);
     if (targets.length === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
