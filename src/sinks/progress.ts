@@ -60,7 +60,7 @@ interface Stage {
  * const producer = { id: 0, name: "main" };
  * sink.records?.([{ type: "progress", producer, time: 0, label: "fit", done: 0, total: 10 }]);
  * sink.records?.([{ type: "progress", producer, time: 1000, label: "fit", done: 10, total: 10 }]);
- * await sink.close?.({ startTime: 0, endTime: 1000, producers: [], sinks: [] });
+ * await sink.close?.({ startTime: 0, endTime: 1000, deadline: Infinity, producers: [], sinks: [] });
  * ```
  *
  * @param options How to draw; see `ProgressSinkOptions`.

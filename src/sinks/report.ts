@@ -53,7 +53,7 @@ const LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", 
  *   final: true,
  *   series: [{ kind: "counter", name: "rows", labels: {}, unit: "", description: "", value: 5000 }],
  * });
- * sink.close!({ startTime: 0, endTime: 1000, producers: [], sinks: [] });
+ * sink.close!({ startTime: 0, endTime: 1000, deadline: Infinity, producers: [], sinks: [] });
  * console.assert(Deno.readTextFileSync(path).includes('data-metric="rows"'));
  * ```
  *
