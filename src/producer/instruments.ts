@@ -113,6 +113,7 @@ class CounterHandle implements Counter {
   readonly #cells: Float64Array;
   readonly #index: number;
   readonly #producer: Producer;
+  #total = 0;
 
   constructor(cells: Float64Array, index: number, producer: Producer) {
     this.#cells = cells;
@@ -121,7 +122,8 @@ class CounterHandle implements Counter {
   }
 
   add(n: number = 1): void {
-    if (typeof n === "number" && n >= 0 && n < Infinity) this.#cells[this.#index]! += n;
+    // The total is kept here and stored whole: a store costs V8 less than a load-add-store on shared memory.
+    if (typeof n === "number" && n >= 0 && n < Infinity) this.#cells[this.#index] = this.#total += n;
     else this.#producer.invalid();
   }
 }
