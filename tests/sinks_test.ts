@@ -1,4 +1,5 @@
 import { describe, test } from "node:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assert, assertAlmostEquals, assertEquals } from "@std/assert";
 import { startTelemetry } from "../mod.ts";
@@ -134,5 +135,53 @@ describe("custom sinks", () => {
     assertEquals(report.sinks[0], { name: "createSink", errors: 1, firstError: "sink refuses event 3" });
     assertEquals(readNdjson(path).map((l) => l.value), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assertEquals(report.handled, 10);
+  });
+});
+
+describe("sinks at stop", () => {
+  test("a sink with flush() and no close() gets a last flush() at stop: nothing it buffered is lost", async () => {
+    const path = join(tempDir(), "flushed.jsonl");
+    const module = new URL("./fixtures/flush_only_sink.ts", import.meta.url);
+    const telemetry = await startTelemetry({ sinks: [{ kind: "custom", module, options: { path } }] });
+    for (let i = 0; i < 5; i++) telemetry.event(i);
+    await telemetry.stop();
+    assertEquals(readFileSync(path, "utf8").trim().split("\n").map(Number), [0, 1, 2, 3, 4]);
+  });
+
+  test("event() and stop() called from a getter of an event's value: each event handled once, counts exact", async () => {
+    const path = join(tempDir(), "reentrant.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    telemetry.event(1);
+    telemetry.event({
+      a: 1,
+      get b(): number {
+        telemetry.event("inner");
+        return 2;
+      },
+    });
+    telemetry.event(3);
+    const report = await telemetry.stop();
+    const values = readNdjson(path).map((l) => l.value);
+    assert(report.confirmed);
+    assertEquals(report.sent, report.handled + report.dropped);
+    assertEquals(values[0], 1);
+    assertEquals(values.at(-1), 3);
+    assertEquals(values.filter((v) => v === 1 || v === 3).length, 2, JSON.stringify(values));
+    assert(values.some((v) => typeof v === "object" && (v as { a: number }).a === 1), JSON.stringify(values));
+
+    const path2 = join(tempDir(), "reentrant-stop.ndjson");
+    const second = await startTelemetry({ sinks: [{ kind: "ndjson", path: path2 }] });
+    second.event(1);
+    let stopping: Promise<unknown> | undefined;
+    second.event({
+      get a(): number {
+        stopping ??= second.stop();
+        return 1;
+      },
+    });
+    await stopping;
+    const stopped = await second.stop();
+    assertEquals(readNdjson(path2).map((l) => l.value), [1]);
+    assertEquals([stopped.sent, stopped.handled, stopped.dropped], [2, 1, 1]);
   });
 });

@@ -70,6 +70,11 @@ export class Producer {
   /** Past this many fields, an object event first posts the batch so its fields fit. */
   #fieldRoom = Infinity;
   readonly #shapes: ShapeEncoder;
+  /** Where a flat object's fields and strings are read to before they enter the buffer. */
+  readonly #scratchFields = new Float64Array(MAX_SHAPE_KEYS);
+  readonly #scratchStrings: unknown[] = [];
+  /** Values being read now: above 0, the caller's code is running inside an `event()`. */
+  #reading = 0;
   #length = 0;
   #sent = 0;
   #dropped = 0;
@@ -156,22 +161,38 @@ export class Producer {
 
   /** `event()` of anything but a number: kept out of `event()` so that it stays small enough to inline. */
   #eventOther(value: unknown): void {
-    if (this.#fieldLength > this.#fieldRoom && typeof value === "object") this.post();
+    // Reading the value may run the caller's code (getters, proxies), which may send events or stop telemetry
+    // itself: the value is read into scratch space first, and the buffer is touched only after.
+    const nested = this.#reading++ > 0;
+    const fields = nested ? new Float64Array(MAX_SHAPE_KEYS) : this.#scratchFields;
+    const strings: unknown[] = nested ? [] : this.#scratchStrings;
+    strings.length = 0;
+    let shape = -1;
+    let copy: unknown;
+    try {
+      if (typeof value === "object" && value !== null) shape = this.#shapes.encode(value, fields, 0, strings);
+      // Copied now: the caller may change the object after this call, and the copy always clones.
+      if (shape < 0) copy = snapshot(value, this.#limits);
+    } finally {
+      this.#reading--;
+    }
+    if (this.#closed) return this.#drop();
+    const width = shape < 0 ? 0 : this.#shapes.end;
+    if (width > 0 && this.#fieldLength > this.#fieldRoom) this.post();
     const i = this.#length;
     const tick = this.#clock[TICK]!;
     if (tick !== this.#tick || i === 0) this.#look(tick, i);
     this.#times[i] = this.#now;
-    let shape: number;
-    if (
-      typeof value === "object" && value !== null &&
-      (shape = this.#shapes.encode(value, this.#fieldsFor(), this.#fieldLength, this.#others)) >= 0
-    ) {
+    if (shape >= 0) {
       this.#kinds[i] = KIND_SHAPE + shape;
-      this.#fieldLength = this.#shapes.end;
+      if (width > 0) {
+        this.#fieldsFor().set(fields.subarray(0, width), this.#fieldLength);
+        this.#fieldLength += width;
+      }
+      for (let k = 0; k < strings.length; k++) this.#others.push(strings[k]);
     } else {
       this.#kinds[i] = KIND_OTHER;
-      // Copied now: the caller may change the object after this call, and the copy always clones.
-      this.#others.push(snapshot(value, this.#limits));
+      this.#others.push(copy);
     }
     this.#length = i + 1;
     this.#slot[SENT] = ++this.#sent;

@@ -209,7 +209,8 @@ export interface Sink {
   flush?(): void | Promise<void>;
   /**
    * Called once at stop, after the final metrics: finishes what `flush()` would and releases everything, within
-   * `summary.deadline`.
+   * `summary.deadline`. Sinks close side by side, so `summary.sinks` does not hold the errors of the other sinks'
+   * `close()`. A sink without `close()` gets a last `flush()` instead.
    */
   close?(summary: RunSummary): void | Promise<void>;
 }

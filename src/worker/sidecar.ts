@@ -232,7 +232,7 @@ export class Sidecar {
         // close() finishes what flush() would: calling both would spend a waiting sink's budget twice.
         const summary = this.#summary(endTime, performance.timeOrigin + performance.now() + left());
         // Side by side: each sink gets the whole budget, and a slow one does not cut the others short.
-        await Promise.all(this.#sinks.map((s) => this.#call(s, "close", summary)));
+        await Promise.all(this.#sinks.map((s) => this.#call(s, s.sink.close ? "close" : "flush", summary)));
       } else {
         for (const s of this.#sinks) await this.#call(s, "flush");
       }
