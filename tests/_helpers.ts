@@ -1,5 +1,5 @@
 // Shared by the tests: child processes of the runtime running the suite, temp files, the collecting sink's view.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -60,4 +60,54 @@ export const COLLECT = { count: 0, orderErrors: 1, closed: 2, flushes: 3, firstP
 /** A shared array for the collecting sink, with room for `producers` producers. */
 export function collectArray(producers = 8): Int32Array {
   return new Int32Array(new SharedArrayBuffer((COLLECT.firstProducer + producers) * 4));
+}
+
+/**
+ * Runs a command in a real terminal (a detached tmux session of `columns` x `rows` on a private server) and
+ * returns every screen read while it ran, the last one ending with the `EXIT=<code>` line. The server is killed
+ * whatever happens; a command not done within `limitMs` fails the test.
+ */
+export async function screensInTerminal(
+  argv: string[],
+  size: { columns: number; rows: number },
+  limitMs: number,
+): Promise<string[][]> {
+  const socket = `telemetry-test-${process.pid}-${Date.now()}`;
+  const tmux = (...args: string[]) =>
+    execFileSync("/usr/bin/tmux", ["-L", socket, ...args], {
+      encoding: "utf8",
+      timeout: 5_000,
+      env: { ...process.env, TERM: process.env.TERM ?? "xterm" },
+    });
+  const command = argv.map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
+  const screens: string[][] = [];
+  try {
+    const { columns, rows } = size;
+    tmux(
+      "new-session",
+      "-d",
+      "-s",
+      "t",
+      "-x",
+      String(columns),
+      "-y",
+      String(rows),
+      `${command}; echo EXIT=$?; sleep 60`,
+    );
+    const deadline = performance.now() + limitMs;
+    for (;;) {
+      const screen = tmux("capture-pane", "-p", "-t", "t", "-S", "-").split("\n").filter((l) => l !== "");
+      screens.push(screen);
+      if (screen.some((line) => line.startsWith("EXIT="))) break;
+      if (performance.now() > deadline) {
+        throw new Error(`The command did not finish in ${limitMs} ms:\n${screen.join("\n")}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    try {
+      tmux("kill-server");
+    } catch { /* already gone */ }
+  }
+  return screens;
 }

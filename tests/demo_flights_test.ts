@@ -1,50 +1,29 @@
 import { describe, test } from "node:test";
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { assert, assertEquals } from "@std/assert";
-import { delay } from "@std/async/delay";
-import { runtimeCommand, tempDir } from "./_helpers.ts";
+import { runtimeCommand, screensInTerminal, tempDir } from "./_helpers.ts";
 
 describe("flights demo", () => {
   test("in a real terminal: a bar per worker and a total advance, end at 100%, and the results print whole", async () => {
     const dir = tempDir();
-    const socket = `flights-demo-${process.pid}-${Date.now()}`;
-    const tmux = (...args: string[]) =>
-      execFileSync("/usr/bin/tmux", ["-L", socket, ...args], {
-        encoding: "utf8",
-        timeout: 5_000,
-        env: { ...process.env, TERM: process.env.TERM ?? "xterm" },
-      });
-    const command = [
-      ...runtimeCommand(new URL("../scripts/demo_flights.ts", import.meta.url)),
-      "--resamples",
-      "500",
-      "--workers",
-      "2",
-      "--out",
-      join(dir, "run.ndjson"),
-      "--report",
-      join(dir, "run.html"),
-    ].map((part) => `'${part.replaceAll("'", "'\\''")}'`).join(" ");
     const bar = /^(worker-[01]|total) +\[[=> ]{30}\] +\d+% \d+\/\d+ [\d.?k]+\/s \w+( ETA [\w?]+)?$/;
-    const screens: string[][] = [];
-    try {
-      tmux("new-session", "-d", "-s", "f", "-x", "110", "-y", "60", `${command}; echo EXIT=$?; sleep 60`);
-      // The demo takes 2-4 s here with 500 resamples; 60 s covers a loaded machine and a cold start.
-      const deadline = performance.now() + 60_000;
-      for (;;) {
-        const screen = tmux("capture-pane", "-p", "-t", "f", "-S", "-").split("\n").filter((l) => l !== "");
-        screens.push(screen);
-        if (screen.some((line) => line.startsWith("EXIT="))) break;
-        assert(performance.now() < deadline, `The demo did not finish in 60 s:\n${screen.join("\n")}`);
-        await delay(100);
-      }
-    } finally {
-      try {
-        tmux("kill-server");
-      } catch { /* already gone */ }
-    }
+    // The demo takes 2-4 s here with 500 resamples; 60 s covers a loaded machine and a cold start.
+    const screens = await screensInTerminal(
+      [
+        ...runtimeCommand(new URL("../scripts/demo_flights.ts", import.meta.url)),
+        "--resamples",
+        "500",
+        "--workers",
+        "2",
+        "--out",
+        join(dir, "run.ndjson"),
+        "--report",
+        join(dir, "run.html"),
+      ],
+      { columns: 110, rows: 60 },
+      60_000,
+    );
     const last = screens.at(-1)!;
     assertEquals(last.at(-1), "EXIT=0", last.join("\n"));
     // The result table printed whole: five bands, each line intact.

@@ -1,7 +1,5 @@
 import { describe, test } from "node:test";
-import { execFileSync } from "node:child_process";
 import { assert, assertEquals, assertMatch, assertStrictEquals, assertThrows } from "@std/assert";
-import { delay } from "@std/async/delay";
 import { installConsoleGuard } from "../src/producer/console_guard.ts";
 import { resolveOptions } from "../src/producer/options.ts";
 import { createTerminalShare, type ProgressSpec, TERMINAL_LOCK } from "../src/protocol.ts";
@@ -17,7 +15,7 @@ import {
 import { SmoothedRate } from "../src/sinks/_smoothed_rate.ts";
 import { lockTerminal, unlockTerminal } from "../src/sinks/_terminal.ts";
 import { createSinks } from "../src/worker/create_sinks.ts";
-import { runScript, runtimeCommand } from "./_helpers.ts";
+import { runScript, runtimeCommand, screensInTerminal } from "./_helpers.ts";
 
 const WORKER = new URL("../src/worker/sidecar_worker.ts", import.meta.url);
 
@@ -261,16 +259,6 @@ describe("progress sink output", () => {
   });
 
   test("on a terminal the block redraws in place, ends at 100%, and printed lines stay whole", async () => {
-    const socket = `progress-test-${process.pid}-${Date.now()}`;
-    const tmux = (...args: string[]) =>
-      execFileSync("/usr/bin/tmux", ["-L", socket, ...args], {
-        encoding: "utf8",
-        timeout: 5_000,
-        env: { ...process.env, TERM: process.env.TERM ?? "xterm" },
-      });
-    const command = runtimeCommand(new URL("./fixtures/progress_tty.ts", import.meta.url))
-      .map((part) => `'${part.replaceAll("'", "'\\''")}'`)
-      .join(" ");
     const expected: string[] = [];
     for (let step = 0; step <= 40; step++) {
       if (step % 5 === 2) expected.push(`main line ${step} ${"m".repeat(40)}`);
@@ -278,23 +266,12 @@ describe("progress sink output", () => {
       if (step % 5 === 4) expected.push(`Event: sidecar line ${step} ${"s".repeat(40)}`);
     }
     const bar = /^(load|fit|total) +\[[=> ]{30}\] +\d+% \d+\/\d+ [\d.?]+\/s \w+( ETA [\w?]+)?$/;
-    const screens: string[][] = [];
-    try {
-      tmux("new-session", "-d", "-s", "p", "-x", "100", "-y", "50", `${command}; echo EXIT=$?; sleep 60`);
-      // The fixture takes about 3 s; 30 s covers a loaded machine.
-      const deadline = performance.now() + 30_000;
-      for (;;) {
-        const screen = tmux("capture-pane", "-p", "-t", "p", "-S", "-").split("\n").filter((l) => l !== "");
-        screens.push(screen);
-        if (screen.some((line) => line.startsWith("EXIT="))) break;
-        assert(performance.now() < deadline, `The fixture did not finish in 30 s:\n${screen.join("\n")}`);
-        await delay(100);
-      }
-    } finally {
-      try {
-        tmux("kill-server");
-      } catch { /* already gone */ }
-    }
+    // The fixture takes about 3 s; 30 s covers a loaded machine.
+    const screens = await screensInTerminal(
+      runtimeCommand(new URL("./fixtures/progress_tty.ts", import.meta.url)),
+      { columns: 100, rows: 50 },
+      30_000,
+    );
     const last = screens.at(-1)!;
     assertEquals(last.slice(-3), ["Telemetry stopped", "FIXTURE DONE", "EXIT=0"]);
     // Every screen holds only whole printed lines (or the start of the line being written in two parts) and bars.
