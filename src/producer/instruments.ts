@@ -1,6 +1,7 @@
 import { CELLS_PER_BLOCK, type DefineMessage, KIND_SAMPLE, type MetricKind } from "../protocol.ts";
 import type { LogLevel } from "../sinks/sink.ts";
 import type { Producer } from "./producer.ts";
+import { describe, errorMessage } from "../_text.ts";
 
 /** A metric's fixed labels: names to string values. */
 export type MetricLabels = Readonly<Record<string, string>>;
@@ -238,7 +239,7 @@ class SpanHandle implements Span {
     };
     if (this.#parent !== undefined) record.parentSpanId = this.#parent;
     if (error !== undefined) {
-      record.statusMessage = textOf(this.#producer, readMessage(error));
+      record.statusMessage = textOf(this.#producer, errorMessage(error));
     }
     this.#producer.record(record);
   }
@@ -466,18 +467,10 @@ function textOf(producer: Producer, value: unknown): string {
     try {
       text = String(value);
     } catch (error) {
-      text = `[Unserializable: ${readMessage(error)}]`;
+      text = `[Unserializable: ${errorMessage(error)}]`;
     }
   }
   return producer.copy(text) as string;
-}
-
-function readMessage(error: unknown): string {
-  try {
-    return error instanceof Error ? String(error.message) : String(error);
-  } catch {
-    return "[Unserializable]";
-  }
 }
 
 function randomHex(bytes: number): string {
@@ -485,10 +478,4 @@ function randomHex(bytes: number): string {
   let hex = "";
   for (const byte of buffer) hex += byte.toString(16).padStart(2, "0");
   return hex;
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
 }

@@ -7,6 +7,7 @@ import {
 } from "../protocol.ts";
 import { type OtlpSinkOptions, resolveOtlpOptions } from "../sinks/_otlp_options.ts";
 import { terminalSize } from "../runtime/tty.ts";
+import { describe } from "../_text.ts";
 
 /** A sink to run in the sidecar. `"console"` is short for `{ kind: "console" }`. */
 export type SinkOption =
@@ -400,10 +401,4 @@ function absoluteUrl(name: string, value: URL | string): URL {
     `Invalid option ${name}: expected an absolute URL, for example new URL(path, import.meta.url), ` +
       `got ${describe(value)}`,
   );
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
 }

@@ -1,3 +1,5 @@
+import { errorMessage } from "../_text.ts";
+
 const MAX_DEPTH = 64;
 
 /**
@@ -49,7 +51,7 @@ function copy(value: unknown, path: object[], depth: number, limits: SnapshotLim
   try {
     return copyObject(value, path, depth, limits);
   } catch (error) {
-    return `[Unserializable: ${message(error)}]`;
+    return `[Unserializable: ${errorMessage(error)}]`;
   }
 }
 
@@ -114,7 +116,7 @@ function copyObject(value: object, path: object[], depth: number, limits: Snapsh
       try {
         item = (value as Record<string, unknown>)[key];
       } catch (error) {
-        item = `[Unserializable: ${message(error)}]`;
+        item = `[Unserializable: ${errorMessage(error)}]`;
       }
       put(out, key, copy(item, path, next, limits));
     }
@@ -159,14 +161,6 @@ function copyView(view: ArrayBufferView): ArrayBufferView {
 
 function safeName(fn: { name?: unknown }): string {
   return typeof fn.name === "string" && fn.name !== "" ? fn.name : "(anonymous)";
-}
-
-function message(error: unknown): string {
-  try {
-    return error instanceof Error ? error.message : String(error);
-  } catch {
-    return "unreadable error";
-  }
 }
 
 /** Sets an own property; a key named `"__proto__"` is defined, so it stays data instead of changing the prototype. */

@@ -39,6 +39,7 @@ import {
   type Timer,
 } from "./instruments.ts";
 import type { LogLevel } from "../sinks/sink.ts";
+import { errorMessage } from "../_text.ts";
 
 /** Live counts, read without a message to the sidecar. */
 export interface TelemetryStats {
@@ -560,7 +561,7 @@ export async function startTelemetry(options?: TelemetryOptions | null): Promise
     handle = spawnWorker(resolved.workerUrl);
   } catch (error) {
     throw new Error(
-      `Telemetry worker could not be created from ${resolved.workerUrl.href}: ${message(error)}`,
+      `Telemetry worker could not be created from ${resolved.workerUrl.href}: ${errorMessage(error)}`,
     );
   }
   const main: ProducerInfo = { id: 0, name: "main", slot: createSlot(), clock: createClock() };
@@ -634,8 +635,4 @@ export async function startTelemetry(options?: TelemetryOptions | null): Promise
  */
 export function stopTelemetry(telemetry: Telemetry, options?: StopOptions): Promise<StopReport> {
   return telemetry.stop(options);
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

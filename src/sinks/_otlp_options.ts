@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { describe } from "../_text.ts";
 
 /** A resource attribute's value. */
 export type OtlpAttributeValue =
@@ -214,10 +215,4 @@ function milliseconds(name: string, value: unknown, fallback: number): number {
   }
   // Timers take at most 2^31 - 1 ms.
   return Math.min(value, 2 ** 31 - 1);
-}
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object";
-  return String(value);
 }

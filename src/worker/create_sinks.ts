@@ -7,6 +7,7 @@ import { pushgatewaySink } from "../sinks/pushgateway.ts";
 import { progressSink } from "../sinks/progress.ts";
 import type { Sink, SinkFactory } from "../sinks/sink.ts";
 import type { NamedSink } from "./sidecar.ts";
+import { errorMessage } from "../_text.ts";
 
 /**
  * Builds the sinks inside the sidecar, loading custom sink modules.
@@ -19,7 +20,7 @@ export async function createSinks(specs: readonly SinkSpec[]): Promise<NamedSink
     try {
       sinks.push(await createSink(spec));
     } catch (error) {
-      throw new Error(`sinks[${index}] (${spec.kind}): ${message(error)}`);
+      throw new Error(`sinks[${index}] (${spec.kind}): ${errorMessage(error)}`);
     }
   }
   return sinks;
@@ -33,7 +34,7 @@ async function createSink(spec: SinkSpec): Promise<NamedSink> {
       try {
         return { name: "ndjson", sink: ndjsonSink(spec.path) };
       } catch (error) {
-        throw new Error(`cannot open ${spec.path}: ${message(error)}`);
+        throw new Error(`cannot open ${spec.path}: ${errorMessage(error)}`);
       }
     case "report":
       try {
@@ -42,7 +43,7 @@ async function createSink(spec: SinkSpec): Promise<NamedSink> {
           sink: reportSink({ path: spec.path, title: spec.title, slowestSpans: spec.slowestSpans }),
         };
       } catch (error) {
-        throw new Error(`cannot write ${spec.path}: ${message(error)}`);
+        throw new Error(`cannot write ${spec.path}: ${errorMessage(error)}`);
       }
     case "custom":
       return { name: spec.export, sink: await loadCustom(spec) };
@@ -60,7 +61,7 @@ async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
   try {
     module = await import(spec.module);
   } catch (error) {
-    throw new Error(`module ${spec.module} failed to load: ${message(error)}`);
+    throw new Error(`module ${spec.module} failed to load: ${errorMessage(error)}`);
   }
   const factory = module[spec.export];
   if (typeof factory !== "function") {
@@ -70,7 +71,7 @@ async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
   try {
     sink = await (factory as SinkFactory)(spec.options);
   } catch (error) {
-    throw new Error(`"${spec.export}" from ${spec.module} threw: ${message(error)}`);
+    throw new Error(`"${spec.export}" from ${spec.module} threw: ${errorMessage(error)}`);
   }
   if (
     !["handle", "records", "metrics"].some((m) =>
@@ -82,8 +83,4 @@ async function loadCustom(spec: Extract<SinkSpec, { kind: "custom" }>) {
     );
   }
   return sink;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
