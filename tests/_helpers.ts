@@ -102,7 +102,7 @@ export async function screensInTerminal(
       if (performance.now() > deadline) {
         throw new Error(`The command did not finish in ${limitMs} ms:\n${screen.join("\n")}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
   } finally {
     try {

@@ -8,12 +8,13 @@ describe("flights demo", () => {
   test("in a real terminal: a bar per worker and a total advance, end at 100%, and the results print whole", async () => {
     const dir = tempDir();
     const bar = /^(worker-[01]|total) +\[[=> ]{30}\] +\d+% \d+\/\d+ [\d.?k]+\/s \w+( ETA [\w?]+)?$/;
-    // The demo takes 2-4 s here with 500 resamples; 60 s covers a loaded machine and a cold start.
+    // With 4000 resamples the demo takes about 2 s here, long enough for the 50 ms captures to see the total
+    // rise; 60 s covers a loaded machine and a cold start.
     const screens = await screensInTerminal(
       [
         ...runtimeCommand(new URL("../scripts/demo_flights.ts", import.meta.url)),
         "--resamples",
-        "500",
+        "4000",
         "--workers",
         "2",
         "--out",
