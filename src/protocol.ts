@@ -209,12 +209,44 @@ export function decodeShape(
  */
 export const CELLS_PER_BLOCK = 256;
 
+/** State word of a batch's columns: the producer may write them. */
+export const COLUMNS_FREE = 0;
+/** State word of a batch's columns: posted; the sidecar sets `COLUMNS_FREE` again once it has read them. */
+export const COLUMNS_POSTED = 1;
+/** Bytes before the columns: the state word, padded so the numbers stay 8-byte aligned. */
+const COLUMNS_HEADER = 8;
+
+/** The columns of a batch, laid out in one buffer: see `columnsBytes()`. */
+export interface Columns {
+  /** One word: `COLUMNS_FREE` or `COLUMNS_POSTED`. */
+  readonly state: Int32Array;
+  readonly numbers: Float64Array;
+  readonly times: Float64Array;
+  readonly kinds: Uint32Array;
+}
+
+/** Size of a columns buffer with room for `stride` entries: the state word, numbers, times, then kinds. */
+export function columnsBytes(stride: number): number {
+  return COLUMNS_HEADER + stride * 20;
+}
+
+/** The views of a columns buffer with room for `stride` entries. */
+export function columnViews(buffer: ArrayBufferLike, stride: number): Columns {
+  return {
+    state: new Int32Array(buffer, 0, 1),
+    numbers: new Float64Array(buffer, COLUMNS_HEADER, stride),
+    times: new Float64Array(buffer, COLUMNS_HEADER + stride * 8, stride),
+    kinds: new Uint32Array(buffer, COLUMNS_HEADER + stride * 16, stride),
+  };
+}
+
 /**
- * A batch of events from one producer, in columns. The columns travel as bare `ArrayBuffer`s (transferred, not
- * cloned): some runtimes take milliseconds to receive typed-array views that cost microseconds as buffers.
- * `kinds` holds a `Uint32Array`, `numbers`, `fields` and `times` `Float64Array`s; other values, in order, are in
- * `others`. `times` holds `performance.now()` of the sending thread for each event; adding `origin` (that
- * thread's `performance.timeOrigin`) gives epoch milliseconds.
+ * A batch of events from one producer, in columns. The columns are one buffer (`columnViews()`): usually a
+ * `SharedArrayBuffer` from the producer's pool, which the sidecar hands back through its state word once read, so
+ * nothing is copied, allocated or detached per batch; a copy when the pool has no free buffer. `kinds` holds each
+ * entry's kind, `numbers` its number; other values, in order, are in `others`; `fields` (a `Float64Array`'s
+ * buffer) the fields of objects encoded by shape. `times` holds `performance.now()` of the sending thread for each
+ * event; adding `origin` (that thread's `performance.timeOrigin`) gives epoch milliseconds.
  */
 export interface BatchMessage {
   readonly kind: "batch";
@@ -222,33 +254,38 @@ export interface BatchMessage {
   readonly count: number;
   /** True when some entry is a record or a histogram value, not an event. */
   readonly mixed: boolean;
-  readonly kinds: ArrayBuffer;
-  readonly numbers: ArrayBuffer;
+  /** The columns' buffer, with room for `stride` entries. */
+  readonly columns: ArrayBufferLike;
+  readonly stride: number;
+  /** True when `columns` is the producer's: read it, then clear the kinds and set the state word free. */
+  readonly pooled: boolean;
   /** Fields of objects encoded by shape. */
   readonly fields: ArrayBuffer;
   /** Shapes first used in this batch. */
   readonly shapes: readonly Shape[];
   readonly others: unknown[];
-  readonly times: ArrayBuffer;
 }
 
-/** A `BatchMessage` with its columns as typed arrays again. */
-export interface BatchColumns extends Omit<BatchMessage, "kinds" | "numbers" | "fields" | "times"> {
+/** A `BatchMessage` with its columns as typed arrays. */
+export interface BatchColumns extends Omit<BatchMessage, "fields"> {
   readonly kinds: Uint32Array;
   readonly numbers: Float64Array;
   readonly fields: Float64Array;
   readonly times: Float64Array;
+  readonly state: Int32Array;
 }
 
 /** The typed-array views of a batch's columns. */
 export function columnsOf(batch: BatchMessage): BatchColumns {
-  return {
-    ...batch,
-    kinds: new Uint32Array(batch.kinds),
-    numbers: new Float64Array(batch.numbers),
-    fields: new Float64Array(batch.fields),
-    times: new Float64Array(batch.times),
-  };
+  const { state, kinds, numbers, times } = columnViews(batch.columns, batch.stride);
+  return { ...batch, state, kinds, numbers, times, fields: new Float64Array(batch.fields) };
+}
+
+/** Hands a pooled batch's columns back to their producer, kinds cleared (a number's kind is 0 and never written). */
+export function releaseColumns(batch: BatchColumns): void {
+  if (!batch.pooled) return;
+  batch.kinds.fill(0, 0, batch.count);
+  Atomics.store(batch.state, 0, COLUMNS_FREE);
 }
 
 /**

@@ -2,6 +2,11 @@ import {
   AWAKE,
   type BatchMessage,
   BELL,
+  type Columns,
+  COLUMNS_FREE,
+  COLUMNS_POSTED,
+  columnsBytes,
+  columnViews,
   countDelta,
   DEFINED,
   type DefineMessage,
@@ -28,6 +33,9 @@ import { snapshot, type SnapshotLimits } from "./snapshot.ts";
 import { ShapeEncoder } from "./shapes.ts";
 
 const NO_FIELDS = new Float64Array(0);
+
+// Memory a producer's pool of column buffers may take; past it (a sidecar far behind), batches travel as copies.
+const POOL_BYTES = 4 * 2 ** 20;
 
 // How long a blocked sender waits without the sidecar handling anything before it drops the event instead.
 const BLOCK_STALL_MS = 1_000;
@@ -60,9 +68,14 @@ export class Producer {
     this.#scheduled = false;
     this.post();
   };
-  #kinds: Uint32Array<ArrayBuffer>;
-  #numbers: Float64Array<ArrayBuffer>;
-  #times: Float64Array<ArrayBuffer>;
+  /** The columns being written: one of `#pool`, whose state word stays free while this producer holds it. */
+  #columns: Columns;
+  #kinds: Uint32Array;
+  #numbers: Float64Array;
+  #times: Float64Array;
+  /** Column buffers in memory shared with the sidecar, which frees each once it has read the batch. */
+  readonly #pool: Columns[] = [];
+  readonly #poolSize: number;
   #others: unknown[] = [];
   /** Fields of objects encoded by shape; made at the first such object. */
   #fields: Float64Array<ArrayBuffer> = NO_FIELDS;
@@ -105,9 +118,11 @@ export class Producer {
     this.#checkAt = config.maxQueued;
     this.#postAt = this.#capacity - 1;
     this.#limits = { maxChars: config.maxEventBytes, cut: (text) => this.#cut(text) };
-    this.#kinds = new Uint32Array(this.#capacity);
-    this.#numbers = new Float64Array(this.#capacity);
-    this.#times = new Float64Array(this.#capacity);
+    this.#poolSize = Math.max(2, Math.floor(POOL_BYTES / columnsBytes(this.#capacity)));
+    this.#columns = this.#newColumns();
+    this.#kinds = this.#columns.kinds;
+    this.#numbers = this.#columns.numbers;
+    this.#times = this.#columns.times;
     this.#shapes = new ShapeEncoder(config.maxEventBytes);
   }
 
@@ -314,20 +329,32 @@ export class Producer {
     this.#post(message, []);
   }
 
-  /** Many events: the columns. A full batch moves its buffers and starts new ones; a partial one sends copies. */
+  /**
+   * Many events: the columns. They go as they are, the producer taking a free buffer of its pool for the next
+   * events; with none free and the pool at its size, as a copy. Nothing is transferred: a detached buffer would make
+   * V8 check every typed-array access of the program for detachment from then on.
+   */
   #postColumns(count: number, others: unknown[], mixed: boolean, fieldLength: number): void {
-    let kinds = this.#kinds;
-    let numbers = this.#numbers;
-    let times = this.#times;
-    if (count === this.#capacity) {
-      this.#kinds = new Uint32Array(count);
-      this.#numbers = new Float64Array(count);
-      this.#times = new Float64Array(count);
+    const next = this.#freeColumns();
+    const current = this.#columns;
+    let columns: ArrayBufferLike;
+    let stride: number;
+    if (next !== undefined) {
+      Atomics.store(current.state, 0, COLUMNS_POSTED);
+      columns = current.state.buffer;
+      stride = this.#capacity;
+      this.#columns = next;
+      this.#kinds = next.kinds;
+      this.#numbers = next.numbers;
+      this.#times = next.times;
     } else {
-      kinds = kinds.slice(0, count);
-      numbers = numbers.slice(0, count);
-      times = times.slice(0, count);
-      this.#kinds.fill(KIND_NUMBER, 0, count);
+      stride = count;
+      columns = new ArrayBuffer(columnsBytes(count));
+      const copy = columnViews(columns, count);
+      copy.numbers.set(current.numbers.subarray(0, count));
+      copy.times.set(current.times.subarray(0, count));
+      copy.kinds.set(current.kinds.subarray(0, count));
+      current.kinds.fill(KIND_NUMBER, 0, count);
     }
     const fields = fieldLength > 0 ? this.#fields.slice(0, fieldLength).buffer : new ArrayBuffer(0);
     const shapes = this.#shapes.fresh;
@@ -337,16 +364,30 @@ export class Producer {
       origin: performance.timeOrigin,
       count,
       mixed,
-      kinds: kinds.buffer,
-      numbers: numbers.buffer,
+      columns,
+      stride,
+      pooled: next !== undefined,
       fields,
       shapes,
       others,
-      times: times.buffer,
     };
-    const transfer: ArrayBuffer[] = [kinds.buffer, numbers.buffer, times.buffer];
-    if (fieldLength > 0) transfer.push(fields);
-    this.#post(message, transfer);
+    this.#post(message, []);
+  }
+
+  /** A buffer of the pool the sidecar has freed, or a new one while the pool is below its size. */
+  #freeColumns(): Columns | undefined {
+    const pool = this.#pool;
+    for (let k = 0; k < pool.length; k++) {
+      const columns = pool[k]!;
+      if (columns !== this.#columns && Atomics.load(columns.state, 0) === COLUMNS_FREE) return columns;
+    }
+    return pool.length < this.#poolSize ? this.#newColumns() : undefined;
+  }
+
+  #newColumns(): Columns {
+    const columns = columnViews(new SharedArrayBuffer(columnsBytes(this.#capacity)), this.#capacity);
+    this.#pool.push(columns);
+    return columns;
   }
 
   /** Posts what is buffered and refuses later events, counting them as dropped. */

@@ -19,6 +19,7 @@ import {
   type ListMessage,
   POSTED,
   type ProducerInfo,
+  releaseColumns,
   SENT,
   type Shape,
   type SinkReport,
@@ -267,8 +268,18 @@ export class Sidecar {
 
   /** Events go to `handle()`, records to `records()`; histogram values are aggregated here and now. */
   #split(state: ProducerState, message: EventsMessage): Split {
+    if (message.kind !== "batch") return this.#splitBatch(state, message);
+    const batch = columnsOf(message);
+    try {
+      return this.#splitBatch(state, batch);
+    } finally {
+      // What the sinks get was copied out: the producer may write these columns again.
+      releaseColumns(batch);
+    }
+  }
+
+  #splitBatch(state: ProducerState, batch: BatchColumns | ListMessage): Split {
     const meta = state.meta;
-    const batch = message.kind === "batch" ? columnsOf(message) : message;
     if (batch.kind === "batch") { for (const shape of batch.shapes) state.shapes[shape.id] = shape; }
     if (batch.kind === "batch" ? !batch.mixed : batch.kinds === undefined) {
       const events = batch.kind === "batch" ? fromColumns(meta, batch, state.shapes) : fromList(meta, batch);
@@ -439,9 +450,11 @@ function fromColumns(producer: ProducerMeta, batch: BatchColumns, shapes: readon
       : kind >= KIND_SHAPE
       ? decodeShape(shapes[kind - KIND_SHAPE]!, fields, others, cursor)
       : others[cursor.other++];
-    times[i]! += origin;
   }
-  return { producer, length: count, values, times: times.subarray(0, count) };
+  // A copy: the columns go back to the producer once the batch is split.
+  const epoch = times.slice(0, count);
+  for (let i = 0; i < count; i++) epoch[i]! += origin;
+  return { producer, length: count, values, times: epoch };
 }
 
 function fromList(producer: ProducerMeta, batch: ListMessage): EventBatch {

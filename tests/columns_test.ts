@@ -1,0 +1,90 @@
+import { describe, test } from "node:test";
+import { assert, assertEquals } from "@std/assert";
+import { Producer } from "../src/producer/producer.ts";
+import {
+  type BatchMessage,
+  columnsBytes,
+  columnsOf,
+  createSlot,
+  KIND_NUMBER,
+  releaseColumns,
+} from "../src/protocol.ts";
+
+interface Posted {
+  message: BatchMessage;
+  transfer: readonly unknown[];
+}
+
+/** A producer whose batches are kept here instead of going to a sidecar. */
+function capture(batchSize: number): { producer: Producer; posted: Posted[] } {
+  const posted: Posted[] = [];
+  const clock = new Int32Array(new SharedArrayBuffer(8));
+  clock[1] = 1; // awake: the producer does not try to wake a sidecar that is not there
+  const producer = new Producer(
+    { id: 0, name: "main", slot: createSlot(), clock },
+    (message, transfer) => {
+      if (message.kind === "batch") posted.push({ message, transfer });
+    },
+    { batchSize, maxQueued: 1e9, overflow: "drop", maxEventBytes: 1 << 20 },
+  );
+  return { producer, posted };
+}
+
+/** The numbers of a batch, read as the sidecar reads them, then handed back as the sidecar does. */
+function readAndRelease(message: BatchMessage): number[] {
+  const batch = columnsOf(message);
+  const values: number[] = [];
+  for (let i = 0; i < batch.count; i++) values.push(batch.kinds[i] === KIND_NUMBER ? batch.numbers[i]! : NaN);
+  releaseColumns(batch);
+  return values;
+}
+
+describe("batch columns", () => {
+  test("full batches travel in shared buffers, nothing is transferred, and a freed buffer is written again", () => {
+    const { producer, posted } = capture(100);
+    for (let i = 0; i < 300; i++) producer.event(i);
+    assertEquals(posted.length, 3);
+    for (const { message, transfer } of posted) {
+      assert(message.columns instanceof SharedArrayBuffer, "columns are shared memory");
+      assert(message.pooled);
+      assertEquals(transfer.length, 0, "a transferred buffer would be detached on this thread");
+    }
+    assertEquals(new Set(posted.map((p) => p.message.columns)).size, 3, "none is reused before it was read");
+    assertEquals(readAndRelease(posted[0]!.message), Array.from({ length: 100 }, (_, i) => i));
+    for (let i = 300; i < 500; i++) producer.event(i);
+    // The fourth batch went in the buffer taken at the third post, the fifth in the buffer freed above.
+    assertEquals(posted.length, 5);
+    assertEquals(posted[4]!.message.columns, posted[0]!.message.columns);
+    assertEquals(readAndRelease(posted[4]!.message), Array.from({ length: 100 }, (_, i) => 400 + i));
+  });
+
+  test("a freed buffer carries no kinds of its earlier batch: numbers written over objects read as numbers", () => {
+    const { producer, posted } = capture(64);
+    for (let i = 0; i < 64; i++) producer.event({ step: i });
+    const first = posted[0]!.message;
+    assert(
+      columnsOf(first).kinds.every((kind) => kind !== KIND_NUMBER),
+      "the first batch holds only objects",
+    );
+    releaseColumns(columnsOf(first));
+    for (let i = 0; i < 64; i++) producer.event(i); // written in the other buffer of the pool
+    for (let i = 64; i < 128; i++) producer.event(i); // written in the first one again
+    assertEquals(posted.length, 3);
+    assertEquals(posted[2]!.message.columns, first.columns);
+    assertEquals(readAndRelease(posted[2]!.message), Array.from({ length: 64 }, (_, i) => 64 + i));
+  });
+
+  test("with every buffer of a full pool unread, batches travel as copies and stay exact", () => {
+    // A pool is bounded by memory (4 MiB): batches of 2^18 entries take 5 MiB each, so the pool keeps two.
+    const size = 1 << 18;
+    assert(columnsBytes(size) * 2 > 4 * 2 ** 20);
+    const { producer, posted } = capture(size);
+    for (let i = 0; i < size * 3; i++) producer.event(i);
+    assertEquals(posted.map((p) => p.message.pooled), [true, false, false]);
+    const copy = posted[1]!.message;
+    assert(!(copy.columns instanceof SharedArrayBuffer));
+    assertEquals(copy.stride, size);
+    assertEquals(readAndRelease(copy).every((value, i) => value === size + i), true);
+    assertEquals(readAndRelease(posted[2]!.message)[size - 1], size * 3 - 1);
+  });
+});
