@@ -279,35 +279,72 @@ export class Sidecar {
   }
 
   #splitBatch(state: ProducerState, batch: BatchColumns | ListMessage): Split {
+    return batch.kind === "batch" ? this.#splitColumns(state, batch) : this.#splitList(state, batch);
+  }
+
+  #splitColumns(state: ProducerState, batch: BatchColumns): Split {
     const meta = state.meta;
-    if (batch.kind === "batch") { for (const shape of batch.shapes) state.shapes[shape.id] = shape; }
-    if (batch.kind === "batch" ? !batch.mixed : batch.kinds === undefined) {
-      const events = batch.kind === "batch" ? fromColumns(meta, batch, state.shapes) : fromList(meta, batch);
+    for (const shape of batch.shapes) state.shapes[shape.id] = shape;
+    if (!batch.mixed) {
+      const events = fromColumns(meta, batch, state.shapes);
       return { events, records: [], length: events.length };
     }
-    const kinds = batch.kind === "batch" ? batch.kinds : batch.kinds!;
-    const count = batch.kind === "batch" ? batch.count : batch.values.length;
+    const { count, kinds, numbers, fields, others, origin } = batch;
     const values: unknown[] = [];
     const times: number[] = [];
     const records: TelemetryRecord[] = [];
     const histograms = this.#metrics.histograms(meta.id);
     const cursor = { field: 0, other: 0 };
+    let i = 0;
+    while (i < count) {
+      const kind = kinds[i]!;
+      if (kind >= KIND_SAMPLE && kind < KIND_SHAPE) {
+        // Values of one histogram usually come in runs: recorded together.
+        let end = i + 1;
+        while (end < count && kinds[end] === kind) end++;
+        histograms[kind - KIND_SAMPLE]?.recordAll(numbers, i, end);
+        i = end;
+        continue;
+      }
+      if (kind === KIND_RECORD) records.push(asRecord(others[cursor.other++], meta));
+      else {
+        values.push(
+          kind === KIND_NUMBER
+            ? numbers[i]
+            : kind >= KIND_SHAPE
+            ? decodeShape(state.shapes[kind - KIND_SHAPE]!, fields, others, cursor)
+            : others[cursor.other++],
+        );
+        times.push(batch.times[i]! + origin);
+      }
+      i++;
+    }
+    const events: EventBatch = {
+      producer: meta,
+      length: values.length,
+      values,
+      times: Float64Array.from(times),
+    };
+    return { events, records, length: count };
+  }
+
+  #splitList(state: ProducerState, batch: ListMessage): Split {
+    const meta = state.meta;
+    const kinds = batch.kinds;
+    if (kinds === undefined) {
+      const events = fromList(meta, batch);
+      return { events, records: [], length: events.length };
+    }
+    const count = batch.values.length;
+    const values: unknown[] = [];
+    const times: number[] = [];
+    const records: TelemetryRecord[] = [];
+    const histograms = this.#metrics.histograms(meta.id);
     for (let i = 0; i < count; i++) {
       const kind = kinds[i]!;
-      if (kind >= KIND_SHAPE && batch.kind === "batch") {
-        values.push(decodeShape(state.shapes[kind - KIND_SHAPE]!, batch.fields, batch.others, cursor));
-        times.push(batch.times[i]! + batch.origin);
-        continue;
-      }
-      if (kind >= KIND_SAMPLE) {
-        const value = batch.kind === "batch" ? batch.numbers[i]! : batch.values[i] as number;
-        histograms[kind - KIND_SAMPLE]?.record(value);
-        continue;
-      }
-      const value = batch.kind === "batch"
-        ? (kind === KIND_NUMBER ? batch.numbers[i] : batch.others[cursor.other++])
-        : batch.values[i];
-      if (kind === KIND_RECORD) records.push(asRecord(value, meta));
+      const value = batch.values[i];
+      if (kind >= KIND_SAMPLE) histograms[kind - KIND_SAMPLE]?.record(value as number);
+      else if (kind === KIND_RECORD) records.push(asRecord(value, meta));
       else {
         values.push(value);
         times.push(batch.times[i]! + batch.origin);
