@@ -201,8 +201,10 @@ export class Producer {
     if (shape >= 0) {
       this.#kinds[i] = KIND_SHAPE + shape;
       if (width > 0) {
-        this.#fieldsFor().set(fields.subarray(0, width), this.#fieldLength);
-        this.#fieldLength += width;
+        const into = this.#fieldsFor();
+        const at = this.#fieldLength;
+        for (let k = 0; k < width; k++) into[at + k] = fields[k]!;
+        this.#fieldLength = at + width;
       }
       for (let k = 0; k < strings.length; k++) this.#others.push(strings[k]);
     } else {
