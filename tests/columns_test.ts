@@ -1,5 +1,8 @@
 import { describe, test } from "node:test";
 import { assert, assertEquals } from "@std/assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startTelemetry, type StopReport } from "../mod.ts";
 import { Producer } from "../src/producer/producer.ts";
 import {
   type BatchMessage,
@@ -9,6 +12,8 @@ import {
   KIND_NUMBER,
   releaseColumns,
 } from "../src/protocol.ts";
+import { tempDir } from "./_helpers.ts";
+import type { Retained } from "./fixtures/retain_sink.ts";
 
 interface Posted {
   message: BatchMessage;
@@ -86,5 +91,80 @@ describe("batch columns", () => {
     assertEquals(copy.stride, size);
     assertEquals(readAndRelease(copy).every((value, i) => value === size + i), true);
     assertEquals(readAndRelease(posted[2]!.message)[size - 1], size * 3 - 1);
+  });
+});
+
+const RETAIN_SINK = new URL("./fixtures/retain_sink.ts", import.meta.url);
+
+interface MixedRun {
+  readonly events: number;
+  readonly batchSize: number;
+  readonly maxQueued?: number;
+  readonly overflow?: "drop" | "block";
+  readonly msPerBatch?: number;
+  /** Every this many events, wait for the next turn so the end-of-turn post sends a partial batch. */
+  readonly turnEvery?: number;
+}
+
+/**
+ * Sends numbers, flat objects, histogram values and logs through a real sidecar whose sink keeps every batch and
+ * reads them only at close; returns what it found and the stop report.
+ */
+async function runMixed(run: MixedRun): Promise<{ result: Retained; report: StopReport }> {
+  const path = join(tempDir(), "retained.json");
+  const telemetry = await startTelemetry({
+    sinks: [{ kind: "custom", module: RETAIN_SINK, options: { path, msPerBatch: run.msPerBatch ?? 0 } }],
+    batchSize: run.batchSize,
+    maxQueued: run.maxQueued ?? 1_000_000,
+    overflow: run.overflow ?? "block",
+    metricsInterval: 60_000,
+  });
+  const histogram = telemetry.histogram("h");
+  for (let i = 0; i < run.events; i++) {
+    if (i % 3 === 1) telemetry.event({ step: i, half: i / 2, tag: `t${i}`, even: i % 2 === 0 });
+    else telemetry.event(i);
+    if (i % 5 === 0) histogram.record(i);
+    if (i % 97 === 0) telemetry.log("info", "step", { i });
+    if (run.turnEvery !== undefined && i % run.turnEvery === run.turnEvery - 1) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+  const report = await telemetry.stop();
+  const result = JSON.parse(readFileSync(path, "utf8")) as Retained;
+  return { result, report };
+}
+
+function assertMixed(run: MixedRun, result: Retained, report: StopReport): void {
+  assertEquals(result.errors, []);
+  assertEquals(result.events, run.events);
+  const samples = Math.ceil(run.events / 5);
+  let sum = 0;
+  for (let i = 0; i < run.events; i += 5) sum += i;
+  assertEquals(result.histograms.h, { count: samples, sum });
+  assertEquals(result.records, Math.ceil(run.events / 97));
+  assertEquals(report.dropped, 0);
+  assertEquals(report.handled, report.sent);
+}
+
+describe("batch columns through the sidecar", () => {
+  for (const batchSize of [1, 2, 63, 64, 65, 8192]) {
+    test(`a sink keeping every batch reads the right values and times at close (batchSize ${batchSize})`, async () => {
+      const run = { events: 20_000, batchSize, turnEvery: 1_000 };
+      const { result, report } = await runMixed(run);
+      assertMixed(run, result, report);
+    });
+  }
+
+  test("with the pool exhausted by a slow sink, copied and pooled batches stay exact and in order", async () => {
+    // Batches of 2^16 entries take 1.25 MiB: the pool keeps three, and a sink taking 20 ms per batch falls behind.
+    const run = { events: 1 << 20, batchSize: 1 << 16, msPerBatch: 20 };
+    const { result, report } = await runMixed(run);
+    assertMixed(run, result, report);
+  });
+
+  test("with a small batch size and a slow sink, a pool of thousands of buffers is written again exactly", async () => {
+    const run = { events: 300_000, batchSize: 64, msPerBatch: 0.2, turnEvery: 50_000 };
+    const { result, report } = await runMixed(run);
+    assertMixed(run, result, report);
   });
 });
