@@ -92,6 +92,38 @@ describe("batch columns", () => {
     assertEquals(readAndRelease(copy).every((value, i) => value === size + i), true);
     assertEquals(readAndRelease(posted[2]!.message)[size - 1], size * 3 - 1);
   });
+
+  test("a batch the channel refused hands its buffer back with its kinds cleared", () => {
+    // Batches of 2^18 entries: a pool of two buffers.
+    const size = 1 << 18;
+    const posted: BatchMessage[] = [];
+    let refuse = true;
+    const clock = new Int32Array(new SharedArrayBuffer(8));
+    clock[1] = 1;
+    const producer = new Producer(
+      { id: 0, name: "main", slot: createSlot(), clock },
+      (message) => {
+        if (message.kind !== "batch") return;
+        if (refuse) {
+          refuse = false;
+          throw new Error("the channel is closed");
+        }
+        posted.push(message);
+      },
+      { batchSize: size, maxQueued: 1e9, overflow: "drop", maxEventBytes: 1 << 20 },
+    );
+    for (let i = 0; i < size; i++) producer.event({ step: i });
+    for (let i = 0; i < size; i++) producer.event(i);
+    assertEquals(posted.length, 1);
+    readAndRelease(posted[0]!);
+    // The refused batch's buffer is free again: this batch goes in it, and its numbers read as numbers.
+    for (let i = 0; i < size; i++) producer.event(size + i);
+    assertEquals(posted.length, 2);
+    assertEquals(posted[1]!.pooled, true);
+    const values = readAndRelease(posted[1]!);
+    assertEquals(values[0], size);
+    assertEquals(values.every((value, i) => value === size + i), true);
+  });
 });
 
 const RETAIN_SINK = new URL("./fixtures/retain_sink.ts", import.meta.url);

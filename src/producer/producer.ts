@@ -371,7 +371,16 @@ export class Producer {
       shapes,
       others,
     };
-    this.#post(message, []);
+    try {
+      this.#post(message, []);
+    } catch (error) {
+      // The batch never left: its buffer is free again, with kinds cleared as the sidecar would have.
+      if (next !== undefined) {
+        current.kinds.fill(KIND_NUMBER, 0, count);
+        Atomics.store(current.state, 0, COLUMNS_FREE);
+      }
+      throw error;
+    }
   }
 
   /** A buffer of the pool the sidecar has freed, or a new one while the pool is below its size. */
