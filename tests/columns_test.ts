@@ -93,6 +93,33 @@ describe("batch columns", () => {
     assertEquals(readAndRelease(posted[2]!.message)[size - 1], size * 3 - 1);
   });
 
+  test("with every buffer of a pool of thousands unread, a batch looks at one state word, not at the whole pool", () => {
+    // Batches of 64 entries take 1,288 bytes: the pool holds 3,256 of them.
+    const { producer, posted } = capture(64);
+    const poolSize = Math.floor(4 * 2 ** 20 / columnsBytes(64));
+    for (let i = 0; i < (poolSize + 10) * 64; i++) producer.event(i);
+    // Every buffer but the one being written is posted.
+    assertEquals(posted.filter((p) => p.message.pooled).length, poolSize - 1);
+    const load = Atomics.load;
+    let stateLoads = 0;
+    Atomics.load = ((array: Int32Array, index: number) => {
+      if (array.length === 1) stateLoads++;
+      return load(array, index);
+    }) as typeof Atomics.load;
+    try {
+      for (let i = 0; i < 100 * 64; i++) producer.event(i);
+    } finally {
+      Atomics.load = load;
+    }
+    assert(posted.slice(-100).every((p) => !p.message.pooled), "the pool is still all unread");
+    assert(stateLoads <= 100, `${stateLoads} state words read for 100 batches`);
+    // The sidecar frees buffers in the order they were posted: the first one is taken again.
+    readAndRelease(posted[0]!.message);
+    for (let i = 0; i < 64; i++) producer.event(-i);
+    assertEquals(posted.at(-1)!.message.pooled, true);
+    assertEquals(readAndRelease(posted.at(-1)!.message), Array.from({ length: 64 }, (_, i) => -i));
+  });
+
   test("a batch the channel refused hands its buffer back with its kinds cleared", () => {
     // Batches of 2^18 entries: a pool of two buffers.
     const size = 1 << 18;
