@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import { assert, assertEquals } from "@std/assert";
 import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { join } from "node:path";
 import { startTelemetry, type StopReport } from "../mod.ts";
 import { Producer } from "../src/producer/producer.ts";
@@ -14,6 +15,8 @@ import {
 } from "../src/protocol.ts";
 import { tempDir } from "./_helpers.ts";
 import type { Retained } from "./fixtures/retain_sink.ts";
+
+const PRODUCER_WORKER = new URL("./fixtures/producer_worker.ts", import.meta.url);
 
 interface Posted {
   message: BatchMessage;
@@ -225,5 +228,36 @@ describe("batch columns through the sidecar", () => {
     const run = { events: 300_000, batchSize: 64, msPerBatch: 0.2, turnEvery: 50_000 };
     const { result, report } = await runMixed(run);
     assertMixed(run, result, report);
+  });
+
+  test("two compute workers and the main thread fill their pools at once: each producer's events exact and in order", async () => {
+    const path = join(tempDir(), "retained.json");
+    const telemetry = await startTelemetry({
+      sinks: [{ kind: "custom", module: RETAIN_SINK, options: { path, msPerBatch: 0.2 } }],
+      batchSize: 64,
+      maxQueued: 1_000_000,
+      overflow: "block",
+    });
+    const workers = [new Worker(PRODUCER_WORKER), new Worker(PRODUCER_WORKER)];
+    try {
+      const done = workers.map((worker, i) =>
+        new Promise<void>((resolve, reject) => {
+          worker.once("message", () => resolve());
+          worker.once("error", reject);
+          const port = telemetry.connect(`worker-${i}`);
+          worker.postMessage({ port, count: 250_000, then: "flush" }, [port as never]);
+        })
+      );
+      for (let i = 0; i < 250_000; i++) telemetry.event(i);
+      await Promise.all(done);
+      const report = await telemetry.stop();
+      const result = JSON.parse(readFileSync(path, "utf8")) as Retained;
+      assertEquals(result.errors, []);
+      assertEquals(result.events, 750_000);
+      assertEquals(report.handled, 750_000);
+      assertEquals(report.dropped, 0);
+    } finally {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    }
   });
 });
