@@ -211,7 +211,10 @@ export const CELLS_PER_BLOCK = 256;
 
 /** State word of a batch's columns: the producer may write them. */
 export const COLUMNS_FREE = 0;
-/** State word of a batch's columns: posted; the sidecar sets `COLUMNS_FREE` again once it has read them. */
+/**
+ * State word of a batch's columns: posted; the sidecar sets `COLUMNS_FREE` again once it has read them, one
+ * producer's batches in the order they were posted (the producer looks only at its oldest posted buffer).
+ */
 export const COLUMNS_POSTED = 1;
 /** Bytes before the columns: the state word, padded so the numbers stay 8-byte aligned. */
 const COLUMNS_HEADER = 8;
@@ -243,9 +246,9 @@ export function columnViews(buffer: ArrayBufferLike, stride: number): Columns {
 /**
  * A batch of events from one producer, in columns. The columns are one buffer (`columnViews()`): usually a
  * `SharedArrayBuffer` from the producer's pool, which the sidecar hands back through its state word once read, so
- * nothing is copied, allocated or detached per batch; a copy when the pool has no free buffer. `kinds` holds each
- * entry's kind, `numbers` its number; other values, in order, are in `others`; `fields` (a `Float64Array`'s
- * buffer) the fields of objects encoded by shape. `times` holds `performance.now()` of the sending thread for each
+ * the columns are not copied, allocated or detached per batch; a copy when the pool has no free buffer. `kinds`
+ * holds each entry's kind, `numbers` its number; other values, in order, are in `others`; `fields` (a
+ * `Float64Array`'s buffer) the fields of objects encoded by shape. `times` holds `performance.now()` of the sending thread for each
  * event; adding `origin` (that thread's `performance.timeOrigin`) gives epoch milliseconds.
  */
 export interface BatchMessage {

@@ -68,13 +68,20 @@ export class Producer {
     this.#scheduled = false;
     this.post();
   };
-  /** The columns being written: one of `#pool`, whose state word stays free while this producer holds it. */
+  /** The columns being written: a buffer of the pool, whose state word stays free while this producer holds it. */
   #columns: Columns;
   #kinds: Uint32Array;
   #numbers: Float64Array;
   #times: Float64Array;
-  /** Column buffers in memory shared with the sidecar, which frees each once it has read the batch. */
-  readonly #pool: Columns[] = [];
+  /**
+   * Posted column buffers, in memory shared with the sidecar, oldest first from `#oldest`. The sidecar reads one
+   * producer's batches in the order they were posted and frees each once read, so when the oldest is not free, no
+   * other is: taking a buffer looks at one state word, however many are posted.
+   */
+  #posted: Columns[] = [];
+  #oldest = 0;
+  /** Column buffers made so far, at most `#poolSize`. */
+  #poolCount = 0;
   readonly #poolSize: number;
   #others: unknown[] = [];
   /** Fields of objects encoded by shape; made at the first such object. */
@@ -343,6 +350,7 @@ export class Producer {
     let stride: number;
     if (next !== undefined) {
       Atomics.store(current.state, 0, COLUMNS_POSTED);
+      this.#posted.push(current);
       columns = current.state.buffer;
       stride = this.#capacity;
       this.#columns = next;
@@ -373,23 +381,40 @@ export class Producer {
       shapes,
       others,
     };
-    this.#post(message, []);
+    try {
+      this.#post(message, []);
+    } catch (error) {
+      // The batch never left: its buffer is free again, with kinds cleared as the sidecar would have.
+      if (next !== undefined) {
+        current.kinds.fill(KIND_NUMBER, 0, count);
+        Atomics.store(current.state, 0, COLUMNS_FREE);
+      }
+      throw error;
+    }
   }
 
-  /** A buffer of the pool the sidecar has freed, or a new one while the pool is below its size. */
+  /** The oldest posted buffer once the sidecar has freed it, or a new one while the pool is below its size. */
   #freeColumns(): Columns | undefined {
-    const pool = this.#pool;
-    for (let k = 0; k < pool.length; k++) {
-      const columns = pool[k]!;
-      if (columns !== this.#columns && Atomics.load(columns.state, 0) === COLUMNS_FREE) return columns;
+    const posted = this.#posted;
+    const oldest = posted[this.#oldest];
+    if (oldest !== undefined && Atomics.load(oldest.state, 0) === COLUMNS_FREE) {
+      this.#oldest++;
+      if (this.#oldest === posted.length) {
+        posted.length = 0;
+        this.#oldest = 0;
+      } else if (this.#oldest >= 64 && this.#oldest * 2 >= posted.length) {
+        // The sidecar stays behind by a few batches: drop the taken entries so the list does not grow.
+        this.#posted = posted.slice(this.#oldest);
+        this.#oldest = 0;
+      }
+      return oldest;
     }
-    return pool.length < this.#poolSize ? this.#newColumns() : undefined;
+    return this.#poolCount < this.#poolSize ? this.#newColumns() : undefined;
   }
 
   #newColumns(): Columns {
-    const columns = columnViews(new SharedArrayBuffer(columnsBytes(this.#capacity)), this.#capacity);
-    this.#pool.push(columns);
-    return columns;
+    this.#poolCount++;
+    return columnViews(new SharedArrayBuffer(columnsBytes(this.#capacity)), this.#capacity);
   }
 
   /** Posts what is buffered and refuses later events, counting them as dropped. */
