@@ -82,4 +82,27 @@ describe("flat objects encoded by shape", () => {
     assertEquals(got[2], { a: 3 });
     assertEquals((got[1] as { a: number }).a, 2);
   });
+
+  test("a flat object's getter runs once, whichever shape came before, and its first value is reported", async () => {
+    const path = join(tempDir(), "getter_once.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    let reads = 0;
+    const counted = (before: Record<string, unknown>) =>
+      Object.defineProperty({ ...before }, "n", { enumerable: true, get: () => ++reads });
+    telemetry.event(counted({})); // no earlier shape
+    telemetry.event(counted({})); // the same shape
+    telemetry.event(counted({ a: 1 })); // leaves the last shape at its first key
+    telemetry.event({ a: 1, n: "text" }); // the same keys, another type
+    telemetry.event(counted({ a: 1 })); // leaves the last shape at its second value's type
+    telemetry.event({ a: 1, n: 1, z: true });
+    telemetry.event(counted({ a: 1 })); // fewer keys than the last shape
+    await telemetry.stop();
+    assertEquals(reads, 5);
+    const got = readNdjson(path).map((l) => l.value);
+    assertEquals(got, [{ n: 1 }, { n: 2 }, { a: 1, n: 3 }, { a: 1, n: "text" }, { a: 1, n: 4 }, {
+      a: 1,
+      n: 1,
+      z: true,
+    }, { a: 1, n: 5 }]);
+  });
 });

@@ -9,6 +9,11 @@ import {
   type ShapeCursor,
 } from "../protocol.ts";
 
+const NO_KEYS: readonly string[] = [];
+/** Marks a value not read yet during the walk. */
+const UNREAD = Symbol("unread");
+const NO_TYPES: readonly number[] = [];
+
 /**
  * Encodes flat plain objects (`{ step, loss, phase }`: up to `MAX_SHAPE_KEYS` own properties, each a number, a
  * string or a boolean) as a shape id plus their values in columns: numbers and booleans into a `Float64Array`,
@@ -31,7 +36,11 @@ export class ShapeEncoder {
 
   /**
    * Writes `value`'s fields from `fields[at]` and its strings to `strings`; returns the shape id, or -1 when the
-   * object is not flat (the caller then copies it whole). Nothing is written when it returns -1.
+   * object is not flat (the caller then copies it whole). No string is kept when it returns -1.
+   *
+   * One walk over the keys reads each value once (a getter runs once): it follows the last shape while the object
+   * matches it, and from where it differs it notes the keys and types, to find or make the object's shape at the
+   * end. Fields are written in key order either way.
    */
   encode(value: object, fields: Float64Array, at: number, strings: unknown[]): number {
     try {
@@ -40,21 +49,74 @@ export class ShapeEncoder {
     } catch {
       return -1;
     }
-    const shape = this.#last;
-    if (shape !== undefined) {
-      const end = write(value as Record<string, unknown>, shape, fields, at, strings, this.#maxChars);
-      if (end >= 0) {
-        this.end = end;
-        return shape.id;
+    const last = this.#last;
+    const lastKeys = last === undefined ? NO_KEYS : last.keys;
+    const lastTypes = last === undefined ? NO_TYPES : last.types;
+    const object = value as Record<string, unknown>;
+    const mark = strings.length;
+    // Noted once the walk leaves the last shape; local, as a getter may send an event that encodes meanwhile.
+    let keys: string[] | undefined = last === undefined ? [] : undefined;
+    let types: number[] | undefined = last === undefined ? [] : undefined;
+    let n = 0;
+    let f = at;
+    try {
+      for (const key in object) {
+        let field: unknown;
+        if (keys === undefined) {
+          if (key === lastKeys[n]) {
+            field = object[key];
+            const type = lastTypes[n];
+            if (type === FIELD_NUMBER && typeof field === "number") fields[f++] = field;
+            else if (type === FIELD_STRING && typeof field === "string" && field.length <= this.#maxChars) {
+              strings.push(field);
+            } else if (type === FIELD_BOOLEAN && typeof field === "boolean") fields[f++] = field ? 1 : 0;
+            else {
+              // Read already, of another type: noted below.
+              keys = lastKeys.slice(0, n);
+              types = lastTypes.slice(0, n);
+            }
+            if (keys === undefined) {
+              n++;
+              continue;
+            }
+          } else {
+            keys = lastKeys.slice(0, n);
+            types = lastTypes.slice(0, n);
+            field = UNREAD;
+          }
+        } else field = UNREAD;
+        // A "__proto__" key would be assigned as the prototype when rebuilt: such objects are copied whole.
+        if (n === MAX_SHAPE_KEYS || key === "__proto__" || !Object.hasOwn(object, key)) {
+          return refuse(strings, mark);
+        }
+        if (field === UNREAD) field = object[key];
+        const type = fieldType(field);
+        if (type < 0 || (type === FIELD_STRING && (field as string).length > this.#maxChars)) {
+          return refuse(strings, mark);
+        }
+        keys.push(key);
+        types!.push(type);
+        if (type === FIELD_NUMBER) fields[f++] = field as number;
+        else if (type === FIELD_BOOLEAN) fields[f++] = field ? 1 : 0;
+        else strings.push(field);
+        n++;
       }
+    } catch {
+      return refuse(strings, mark); // A getter threw: the whole-value copy records it.
     }
-    const found = this.#shapeOf(value as Record<string, unknown>);
-    if (found === undefined) return -1;
-    this.#last = found;
-    const end = write(value as Record<string, unknown>, found, fields, at, strings, this.#maxChars);
-    if (end < 0) return -1;
-    this.end = end;
-    return found.id;
+    let shape = last;
+    if (keys === undefined && n < lastKeys.length) {
+      // The keys of the last shape, but fewer of them.
+      keys = lastKeys.slice(0, n);
+      types = lastTypes.slice(0, n);
+    }
+    if (keys !== undefined) {
+      shape = this.#shapeOf(keys, types!);
+      if (shape === undefined) return refuse(strings, mark);
+      this.#last = shape;
+    }
+    this.end = f;
+    return shape!.id;
   }
 
   /** Rebuilds an object of shape `id` from the columns, advancing `cursor`. */
@@ -62,24 +124,8 @@ export class ShapeEncoder {
     return decodeShape(this.#byId[id]!, fields, strings, cursor);
   }
 
-  /** The shape of a flat object, made and remembered if new; undefined when the object is not flat. */
-  #shapeOf(value: Record<string, unknown>): Shape | undefined {
-    const keys: string[] = [];
-    const types: number[] = [];
-    try {
-      for (const key in value) {
-        // A "__proto__" key would be assigned as the prototype when rebuilt: such objects are copied whole.
-        if (keys.length === MAX_SHAPE_KEYS || key === "__proto__" || !Object.hasOwn(value, key)) {
-          return undefined;
-        }
-        const type = fieldType(value[key]);
-        if (type < 0) return undefined;
-        keys.push(key);
-        types.push(type);
-      }
-    } catch {
-      return undefined; // A getter threw: the whole-value copy records it.
-    }
+  /** The shape of these keys and types, made and remembered if new; undefined past `MAX_SHAPES`. */
+  #shapeOf(keys: string[], types: number[]): Shape | undefined {
     const signature = JSON.stringify([keys, types]);
     let shape = this.#bySignature.get(signature);
     if (shape === undefined) {
@@ -93,43 +139,8 @@ export class ShapeEncoder {
   }
 }
 
-/** Writes `value` by `shape` and returns where its fields end; -1, with nothing kept, when it has another shape. */
-function write(
-  value: Record<string, unknown>,
-  shape: Shape,
-  fields: Float64Array,
-  at: number,
-  strings: unknown[],
-  maxChars: number,
-): number {
-  const { keys, types } = shape;
-  const mark = strings.length;
-  let j = 0;
-  let f = at;
-  let same = true;
-  try {
-    for (const key in value) {
-      // An extra key meets `keys[j]` undefined.
-      if (key !== keys[j]) {
-        same = false;
-        break;
-      }
-      const field = value[key];
-      const type = types[j];
-      if (type === FIELD_NUMBER && typeof field === "number") fields[f++] = field;
-      else if (type === FIELD_STRING && typeof field === "string" && field.length <= maxChars) {
-        strings.push(field);
-      } else if (type === FIELD_BOOLEAN && typeof field === "boolean") fields[f++] = field ? 1 : 0;
-      else {
-        same = false;
-        break;
-      }
-      j++;
-    }
-  } catch {
-    same = false;
-  }
-  if (same && j === keys.length) return f;
+/** Drops the strings an object that cannot be encoded by shape had added. */
+function refuse(strings: unknown[], mark: number): -1 {
   strings.length = mark;
   return -1;
 }
