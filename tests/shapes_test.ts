@@ -17,6 +17,7 @@ function values(): unknown[] {
     if (i % 19 === 0) out.push({ ok: false, yes: true, n: -Infinity, m: NaN });
     if (i % 23 === 0) out.push(i);
     if (i % 29 === 0) out.push({});
+    if (i % 31 === 0) out.push({ phase: "strings first", tag: "then", deep: { a: i } }); // strings, then not flat
   }
   const many: Record<string, number> = {};
   for (let k = 0; k < 20; k++) many[`k${k}`] = k;
@@ -81,6 +82,30 @@ describe("flat objects encoded by shape", () => {
     assertEquals(got[0], { a: 1 });
     assertEquals(got[2], { a: 3 });
     assertEquals((got[1] as { a: number }).a, 2);
+  });
+
+  test("an event sent from a getter keeps its strings apart from the object being read", async () => {
+    const path = join(tempDir(), "nested_strings.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    telemetry.event({ phase: "outer", n: 0, tag: "t" });
+    telemetry.event({
+      phase: "outer",
+      get n(): number {
+        telemetry.event({ phase: "inner", n: 7, tag: "i" });
+        telemetry.event({ only: "inner" });
+        return 1;
+      },
+      tag: "t",
+    });
+    telemetry.event({ phase: "after", n: 2, tag: "a" });
+    await telemetry.stop();
+    assertEquals(readNdjson(path).map((l) => l.value), [
+      { phase: "outer", n: 0, tag: "t" },
+      { phase: "inner", n: 7, tag: "i" }, // stored first: the outer object is stored once it was read
+      { only: "inner" },
+      { phase: "outer", n: 1, tag: "t" },
+      { phase: "after", n: 2, tag: "a" },
+    ]);
   });
 
   test("a flat object's getter runs once, whichever shape came before, and its first value is reported", async () => {

@@ -92,7 +92,7 @@ export class Producer {
   readonly #shapes: ShapeEncoder;
   /** Where a flat object's fields and strings are read to before they enter the buffer. */
   readonly #scratchFields = new Float64Array(MAX_SHAPE_KEYS);
-  readonly #scratchStrings: unknown[] = [];
+  readonly #scratchStrings: unknown[] = Array.from({ length: MAX_SHAPE_KEYS }, () => undefined);
   /** Values being read now: above 0, the caller's code is running inside an `event()`. */
   #reading = 0;
   #length = 0;
@@ -188,7 +188,6 @@ export class Producer {
     const nested = this.#reading++ > 0;
     const fields = nested ? new Float64Array(MAX_SHAPE_KEYS) : this.#scratchFields;
     const strings: unknown[] = nested ? [] : this.#scratchStrings;
-    strings.length = 0;
     let shape = -1;
     let copy: unknown;
     try {
@@ -213,7 +212,11 @@ export class Producer {
         for (let k = 0; k < width; k++) into[at + k] = fields[k]!;
         this.#fieldLength = at + width;
       }
-      for (let k = 0; k < strings.length; k++) this.#others.push(strings[k]);
+      const others = this.#others;
+      for (let k = 0, count = this.#shapes.stringCount; k < count; k++) {
+        others.push(strings[k]);
+        strings[k] = undefined; // not kept alive by the scratch space
+      }
     } else {
       this.#kinds[i] = KIND_OTHER;
       this.#others.push(copy);

@@ -25,6 +25,8 @@ export class ShapeEncoder {
   fresh: Shape[] = [];
   /** Where the fields of the last encoded object end. */
   end = 0;
+  /** How many strings the last encoded object wrote, from `strings[0]`. */
+  stringCount = 0;
   readonly #bySignature = new Map<string, Shape>();
   readonly #byId: Shape[] = [];
   #last: Shape | undefined;
@@ -35,8 +37,10 @@ export class ShapeEncoder {
   }
 
   /**
-   * Writes `value`'s fields from `fields[at]` and its strings to `strings`; returns the shape id, or -1 when the
-   * object is not flat (the caller then copies it whole). No string is kept when it returns -1.
+   * Writes `value`'s fields from `fields[at]` and its strings from `strings[0]` (`end` and `stringCount` say where
+   * they stop); returns the shape id, or -1 when the object is not flat (the caller then copies it whole). The
+   * strings are written by index, never by resizing `strings` (setting an array's length is a call into the
+   * engine that cost more than the rest of an event); -1 leaves no string behind.
    *
    * One walk over the keys reads each value once (a getter runs once): it follows the last shape while the object
    * matches it, and from where it differs it notes the keys and types, to find or make the object's shape at the
@@ -53,12 +57,12 @@ export class ShapeEncoder {
     const lastKeys = last === undefined ? NO_KEYS : last.keys;
     const lastTypes = last === undefined ? NO_TYPES : last.types;
     const object = value as Record<string, unknown>;
-    const mark = strings.length;
     // Noted once the walk leaves the last shape; local, as a getter may send an event that encodes meanwhile.
     let keys: string[] | undefined = last === undefined ? [] : undefined;
     let types: number[] | undefined = last === undefined ? [] : undefined;
     let n = 0;
     let f = at;
+    let s = 0;
     try {
       for (const key in object) {
         let field: unknown;
@@ -68,7 +72,7 @@ export class ShapeEncoder {
             const type = lastTypes[n];
             if (type === FIELD_NUMBER && typeof field === "number") fields[f++] = field;
             else if (type === FIELD_STRING && typeof field === "string" && field.length <= this.#maxChars) {
-              strings.push(field);
+              strings[s++] = field;
             } else if (type === FIELD_BOOLEAN && typeof field === "boolean") fields[f++] = field ? 1 : 0;
             else {
               // Read already, of another type: noted below.
@@ -87,22 +91,22 @@ export class ShapeEncoder {
         } else field = UNREAD;
         // A "__proto__" key would be assigned as the prototype when rebuilt: such objects are copied whole.
         if (n === MAX_SHAPE_KEYS || key === "__proto__" || !Object.hasOwn(object, key)) {
-          return refuse(strings, mark);
+          return refuse(strings, s);
         }
         if (field === UNREAD) field = object[key];
         const type = fieldType(field);
         if (type < 0 || (type === FIELD_STRING && (field as string).length > this.#maxChars)) {
-          return refuse(strings, mark);
+          return refuse(strings, s);
         }
         keys.push(key);
         types!.push(type);
         if (type === FIELD_NUMBER) fields[f++] = field as number;
         else if (type === FIELD_BOOLEAN) fields[f++] = field ? 1 : 0;
-        else strings.push(field);
+        else strings[s++] = field;
         n++;
       }
     } catch {
-      return refuse(strings, mark); // A getter threw: the whole-value copy records it.
+      return refuse(strings, s); // A getter threw: the whole-value copy records it.
     }
     let shape = last;
     if (keys === undefined && n < lastKeys.length) {
@@ -112,10 +116,11 @@ export class ShapeEncoder {
     }
     if (keys !== undefined) {
       shape = this.#shapeOf(keys, types!);
-      if (shape === undefined) return refuse(strings, mark);
+      if (shape === undefined) return refuse(strings, s);
       this.#last = shape;
     }
     this.end = f;
+    this.stringCount = s;
     return shape!.id;
   }
 
@@ -139,9 +144,9 @@ export class ShapeEncoder {
   }
 }
 
-/** Drops the strings an object that cannot be encoded by shape had added. */
-function refuse(strings: unknown[], mark: number): -1 {
-  strings.length = mark;
+/** Lets go of the strings an object that cannot be encoded by shape had written. */
+function refuse(strings: unknown[], count: number): -1 {
+  for (let k = 0; k < count; k++) strings[k] = undefined;
   return -1;
 }
 
