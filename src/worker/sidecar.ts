@@ -319,13 +319,7 @@ export class Sidecar {
       }
       i++;
     }
-    const events: EventBatch = {
-      producer: meta,
-      length: values.length,
-      values,
-      times: Float64Array.from(times),
-    };
-    return { events, records, length: count };
+    return mixedSplit(meta, values, times, records, count);
   }
 
   #splitList(state: ProducerState, batch: ListMessage): Split {
@@ -350,13 +344,7 @@ export class Sidecar {
         times.push(batch.times[i]! + batch.origin);
       }
     }
-    const events: EventBatch = {
-      producer: meta,
-      length: values.length,
-      values,
-      times: Float64Array.from(times),
-    };
-    return { events, records, length: count };
+    return mixedSplit(meta, values, times, records, count);
   }
 
   async #handle(state: ProducerState, split: Split): Promise<void> {
@@ -506,4 +494,21 @@ function asRecord(value: unknown, producer: ProducerMeta): TelemetryRecord {
   record.producer = producer;
   if (record.type === "progress" && record.label === undefined) record.label = producer.name;
   return record as TelemetryRecord;
+}
+
+/** A mixed batch's parts once split: its events (with their times) and its records, `count` entries in all. */
+function mixedSplit(
+  meta: ProducerMeta,
+  values: unknown[],
+  times: number[],
+  records: TelemetryRecord[],
+  count: number,
+): Split {
+  const events: EventBatch = {
+    producer: meta,
+    length: values.length,
+    values,
+    times: Float64Array.from(times),
+  };
+  return { events, records, length: count };
 }
