@@ -84,6 +84,32 @@ describe("flat objects encoded by shape", () => {
     assertEquals((got[1] as { a: number }).a, 2);
   });
 
+  test("an enumerable property of Object.prototype is not reported as the object's own, whatever came before", async () => {
+    const path = join(tempDir(), "inherited.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    const proto = Object.prototype as Record<string, unknown>;
+    telemetry.event({ step: 0, b: "own" });
+    proto.b = "inherited"; // enumerable, as some old libraries still do
+    try {
+      telemetry.event({ step: 1 }); // for-in meets "step", then the inherited "b": the keys of the last shape
+      telemetry.event({ step: 2, b: "own" });
+      telemetry.event({ step: 3 });
+      telemetry.event({ a: 0, b: "own", c: 0 });
+      telemetry.event({ a: 1 }); // the first two keys of the last shape, the second inherited
+    } finally {
+      delete proto.b;
+    }
+    await telemetry.stop();
+    assertEquals(readNdjson(path).map((l) => l.value), [
+      { step: 0, b: "own" },
+      { step: 1 },
+      { step: 2, b: "own" },
+      { step: 3 },
+      { a: 0, b: "own", c: 0 },
+      { a: 1 },
+    ]);
+  });
+
   test("an event sent from a getter keeps its strings apart from the object being read", async () => {
     const path = join(tempDir(), "nested_strings.ndjson");
     const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });

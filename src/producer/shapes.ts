@@ -105,6 +105,9 @@ export class ShapeEncoder {
         else strings[s++] = field;
         n++;
       }
+      // Following the last shape checks no key for being own. for-in gives the own keys first, so an inherited
+      // one (an enumerable property added to Object.prototype) comes last: one look at the last key finds it.
+      if (keys === undefined && n > 0 && !Object.hasOwn(object, lastKeys[n - 1]!)) return refuse(strings, s);
     } catch {
       return refuse(strings, s); // A getter threw: the whole-value copy records it.
     }
