@@ -2,6 +2,7 @@ import { describe, test } from "node:test";
 import { join } from "node:path";
 import { assertEquals } from "@std/assert";
 import { startTelemetry } from "../mod.ts";
+import { MAX_SHAPES } from "../src/protocol.ts";
 import { readNdjson, tempDir } from "./_helpers.ts";
 
 // Flat objects travel encoded by shape (numbers in columns, strings in a list); these values check that every
@@ -132,6 +133,75 @@ describe("flat objects encoded by shape", () => {
       { phase: "outer", n: 1, tag: "t" },
       { phase: "after", n: 2, tag: "a" },
     ]);
+  });
+
+  test("an object found not flat after its getters ran is copied as read: no getter runs twice", async () => {
+    const path = join(tempDir(), "read_once.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }], maxEventBytes: 64 });
+    const reads: Record<string, number> = {};
+    const getter = (name: string, value: () => unknown) => ({
+      enumerable: true,
+      get: () => {
+        reads[name] = (reads[name] ?? 0) + 1;
+        return value();
+      },
+    });
+    // A getter before a nested value sends an event of its own: that event arrives once.
+    telemetry.event(Object.defineProperties({}, {
+      a: getter("a", () => {
+        telemetry.event("from a");
+        return 1;
+      }),
+      deep: { enumerable: true, value: { x: 1 } },
+    }));
+    // Strings and a getter before a string too long for a field, then a key after it.
+    telemetry.event(Object.defineProperties({ s: "short" }, {
+      g: getter("g", () => 2),
+      long: { enumerable: true, value: "x".repeat(100) },
+      after: getter("after", () => true),
+    }));
+    // A getter that throws between two keys.
+    telemetry.event(Object.defineProperties({ a: 2 }, {
+      b: getter("b", () => {
+        throw new Error("no b");
+      }),
+      c: { enumerable: true, value: 3 },
+    }));
+    // Following the last shape ({ a, b, c }), then a value of no field type.
+    telemetry.event({ a: 1, b: "s", c: 2 });
+    telemetry.event(Object.defineProperties({ a: 1, b: "s" }, { c: getter("c", () => [1]) }));
+    // More keys than a shape holds.
+    const wide: Record<string, unknown> = {};
+    for (let k = 0; k < 20; k++) wide[`k${k}`] = k;
+    telemetry.event(Object.defineProperties(wide, { z: getter("z", () => "last") }));
+    await telemetry.stop();
+    assertEquals(reads, { a: 1, g: 1, after: 1, b: 1, c: 1, z: 1 });
+    const got = readNdjson(path).map((l) => l.value);
+    assertEquals(got, [
+      "from a",
+      { a: 1, deep: { x: 1 } },
+      { s: "short", g: 2, long: `${"x".repeat(64)}…[truncated: 36 of 100 characters cut]`, after: true },
+      { a: 2, b: "[Unserializable: no b]", c: 3 },
+      { a: 1, b: "s", c: 2 },
+      { a: 1, b: "s", c: [1] },
+      { ...Object.fromEntries(Array.from({ length: 20 }, (_, k) => [`k${k}`, k])), z: "last" },
+    ]);
+  });
+
+  test("objects past the number of shapes are copied as read, each getter once", async () => {
+    const path = join(tempDir(), "many_shapes.ndjson");
+    const telemetry = await startTelemetry({ sinks: [{ kind: "ndjson", path }] });
+    let reads = 0;
+    for (let i = 0; i <= MAX_SHAPES; i++) {
+      telemetry.event(
+        Object.defineProperty({ [`k${i}`]: "v" }, "n", { enumerable: true, get: () => ++reads }),
+      );
+    }
+    await telemetry.stop();
+    assertEquals(reads, MAX_SHAPES + 1);
+    const got = readNdjson(path).map((l) => l.value);
+    assertEquals(got.length, MAX_SHAPES + 1);
+    assertEquals(got.at(-1), { [`k${MAX_SHAPES}`]: "v", n: MAX_SHAPES + 1 });
   });
 
   test("a flat object's getter runs once, whichever shape came before, and its first value is reported", async () => {

@@ -192,12 +192,22 @@ export class Producer {
     let copy: unknown;
     try {
       if (typeof value === "object" && value !== null) shape = this.#shapes.encode(value, fields, 0, strings);
-      // Copied now: the caller may change the object after this call, and the copy always clones.
-      if (shape < 0) copy = snapshot(value, this.#limits);
+      if (shape < 0) {
+        // Copied now: the caller may change the object after this call, and the copy always clones. An object
+        // the shape walk gave up on is copied as it was read, so no getter runs twice.
+        const read = this.#shapes.read;
+        this.#shapes.read = undefined;
+        copy = snapshot(read ?? value, this.#limits);
+      }
     } finally {
       this.#reading--;
     }
-    if (this.#closed) return this.#drop();
+    if (this.#closed) {
+      if (shape >= 0) {
+        for (let k = 0, count = this.#shapes.stringCount; k < count; k++) strings[k] = undefined;
+      }
+      return this.#drop();
+    }
     const width = shape < 0 ? 0 : this.#shapes.end;
     if (width > 0 && this.#fieldLength > this.#fieldRoom) this.post();
     const i = this.#length;

@@ -1,3 +1,4 @@
+import { errorMessage } from "../_text.ts";
 import {
   decodeShape,
   FIELD_BOOLEAN,
@@ -8,6 +9,7 @@ import {
   type Shape,
   type ShapeCursor,
 } from "../protocol.ts";
+import { put } from "./snapshot.ts";
 
 const NO_KEYS: readonly string[] = [];
 /** Marks a value not read yet during the walk. */
@@ -27,6 +29,11 @@ export class ShapeEncoder {
   end = 0;
   /** How many strings the last encoded object wrote, from `strings[0]`. */
   stringCount = 0;
+  /**
+   * When `encode()` returned -1 after reading values: the object as read, a plain object of data properties, so
+   * that the whole-value copy reads no getter a second time. Taken (and cleared) by the caller.
+   */
+  read: Record<string, unknown> | undefined;
   readonly #bySignature = new Map<string, Shape>();
   readonly #byId: Shape[] = [];
   #last: Shape | undefined;
@@ -44,7 +51,8 @@ export class ShapeEncoder {
    *
    * One walk over the keys reads each value once (a getter runs once): it follows the last shape while the object
    * matches it, and from where it differs it notes the keys and types, to find or make the object's shape at the
-   * end. Fields are written in key order either way.
+   * end. Fields are written in key order either way. An object found not flat after some values were read is
+   * left in `read` as read, the rest of its values read once more each.
    */
   encode(value: object, fields: Float64Array, at: number, strings: unknown[]): number {
     try {
@@ -63,9 +71,10 @@ export class ShapeEncoder {
     let n = 0;
     let f = at;
     let s = 0;
+    let key: string | undefined;
+    let field: unknown;
     try {
-      for (const key in object) {
-        let field: unknown;
+      for (key in object) {
         if (keys === undefined) {
           if (key === lastKeys[n]) {
             field = object[key];
@@ -91,12 +100,12 @@ export class ShapeEncoder {
         } else field = UNREAD;
         // A "__proto__" key would be assigned as the prototype when rebuilt: such objects are copied whole.
         if (n === MAX_SHAPE_KEYS || key === "__proto__" || !Object.hasOwn(object, key)) {
-          return refuse(strings, s);
+          return this.#refuse(object, keys, types!, n, fields, at, strings, key, field);
         }
         if (field === UNREAD) field = object[key];
         const type = fieldType(field);
         if (type < 0 || (type === FIELD_STRING && (field as string).length > this.#maxChars)) {
-          return refuse(strings, s);
+          return this.#refuse(object, keys, types!, n, fields, at, strings, key, field);
         }
         keys.push(key);
         types!.push(type);
@@ -105,11 +114,16 @@ export class ShapeEncoder {
         else strings[s++] = field;
         n++;
       }
+      key = undefined;
       // Following the last shape checks no key for being own. for-in gives the own keys first, so an inherited
       // one (an enumerable property added to Object.prototype) comes last: one look at the last key finds it.
-      if (keys === undefined && n > 0 && !Object.hasOwn(object, lastKeys[n - 1]!)) return refuse(strings, s);
-    } catch {
-      return refuse(strings, s); // A getter threw: the whole-value copy records it.
+      if (keys === undefined && n > 0 && !Object.hasOwn(object, lastKeys[n - 1]!)) {
+        return this.#refuse(object, lastKeys, lastTypes, n, fields, at, strings, undefined, UNREAD);
+      }
+    } catch (error) {
+      // A getter threw: recorded as the whole-value copy would, and the rest of the object read.
+      field = unserializable(error);
+      return this.#refuse(object, keys ?? lastKeys, types ?? lastTypes, n, fields, at, strings, key, field);
     }
     let shape = last;
     if (keys === undefined && n < lastKeys.length) {
@@ -119,7 +133,9 @@ export class ShapeEncoder {
     }
     if (keys !== undefined) {
       shape = this.#shapeOf(keys, types!);
-      if (shape === undefined) return refuse(strings, s);
+      if (shape === undefined) {
+        return this.#refuse(object, keys, types!, n, fields, at, strings, undefined, UNREAD);
+      }
       this.#last = shape;
     }
     this.end = f;
@@ -130,6 +146,53 @@ export class ShapeEncoder {
   /** Rebuilds an object of shape `id` from the columns, advancing `cursor`. */
   decode(id: number, fields: Float64Array, strings: readonly unknown[], cursor: ShapeCursor): object {
     return decodeShape(this.#byId[id]!, fields, strings, cursor);
+  }
+
+  /**
+   * Gives up encoding `object` by shape: its first `n` values were read into the columns (their keys and types
+   * given), and `key`'s value into `field` (or not, `UNREAD`). Leaves the object as read in `read`, reading each
+   * remaining own enumerable key once; clears the strings written; returns -1.
+   */
+  #refuse(
+    object: Record<string, unknown>,
+    keys: readonly string[],
+    types: readonly number[],
+    n: number,
+    fields: Float64Array,
+    at: number,
+    strings: unknown[],
+    key: string | undefined,
+    field: unknown,
+  ): -1 {
+    const read: Record<string, unknown> = {};
+    let f = at;
+    let s = 0;
+    for (let k = 0; k < n; k++) {
+      const type = types[k];
+      const value = type === FIELD_NUMBER
+        ? fields[f++]
+        : type === FIELD_BOOLEAN
+        ? fields[f++] !== 0
+        : strings[s];
+      if (type === FIELD_STRING) strings[s++] = undefined;
+      put(read, keys[k]!, value);
+    }
+    try {
+      // Keys met already are not read again; inherited ones are left out, as the whole-value copy leaves them.
+      if (key !== undefined && !Object.hasOwn(read, key) && Object.hasOwn(object, key)) {
+        put(read, key, field === UNREAD ? readValue(object, key) : field);
+      }
+      for (const rest in object) {
+        if (!Object.hasOwn(read, rest) && Object.hasOwn(object, rest)) {
+          put(read, rest, readValue(object, rest));
+        }
+      }
+      for (const known of keys.slice(0, n)) if (!Object.hasOwn(object, known)) delete read[known];
+      this.read = read;
+    } catch {
+      this.read = undefined; // A Proxy's traps threw: the whole-value copy deals with it.
+    }
+    return -1;
   }
 
   /** The shape of these keys and types, made and remembered if new; undefined past `MAX_SHAPES`. */
@@ -147,10 +210,17 @@ export class ShapeEncoder {
   }
 }
 
-/** Lets go of the strings an object that cannot be encoded by shape had written. */
-function refuse(strings: unknown[], count: number): -1 {
-  for (let k = 0; k < count; k++) strings[k] = undefined;
-  return -1;
+/** One property's value, or what the whole-value copy records when reading it throws. */
+function readValue(object: Record<string, unknown>, key: string): unknown {
+  try {
+    return object[key];
+  } catch (error) {
+    return unserializable(error);
+  }
+}
+
+function unserializable(error: unknown): string {
+  return `[Unserializable: ${errorMessage(error)}]`;
 }
 
 function fieldType(value: unknown): number {
