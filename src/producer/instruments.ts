@@ -124,7 +124,8 @@ class CounterHandle implements Counter {
 
   add(n: number = 1): void {
     // The total is kept here and stored whole: a store costs V8 less than a load-add-store on shared memory.
-    if (typeof n === "number" && n >= 0 && n < Infinity) this.#cells[this.#index] = this.#total += n;
+    // Finite as `n - n === 0`: Node 24's V8 compiled `n < Infinity` here into code 2-3 ns slower.
+    if (typeof n === "number" && n >= 0 && n - n === 0) this.#cells[this.#index] = this.#total += n;
     else this.#producer.invalid();
   }
 }
