@@ -85,6 +85,7 @@ describe("benchmark", () => {
       const workload = json.figures["workload-slowdown-pct"]!;
       assertEquals(workload.handled, workload.sent);
       assertEquals(workload.dropped, 0);
+      assert(Number.isFinite(workload.value) && Number.isFinite(workload.floorPct), "workload and its floor");
       const stop = json.figures["stop-latency-ms"]!;
       assert(positive(stop.value));
       assert((stop.runsMs as number[]).every(positive), "stop latencies");
