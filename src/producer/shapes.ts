@@ -164,30 +164,29 @@ export class ShapeEncoder {
     key: string | undefined,
     field: unknown,
   ): -1 {
-    const read: Record<string, unknown> = {};
+    // The values read into the columns, their strings let go of in the scratch space.
+    const known: Array<[string, unknown]> = [];
     let f = at;
     let s = 0;
     for (let k = 0; k < n; k++) {
       const type = types[k];
-      const value = type === FIELD_NUMBER
-        ? fields[f++]
-        : type === FIELD_BOOLEAN
-        ? fields[f++] !== 0
-        : strings[s];
-      if (type === FIELD_STRING) strings[s++] = undefined;
-      put(read, keys[k]!, value);
+      if (type === FIELD_STRING) {
+        known.push([keys[k]!, strings[s]]);
+        strings[s++] = undefined;
+      } else known.push([keys[k]!, type === FIELD_NUMBER ? fields[f++] : fields[f++] !== 0]);
     }
+    if (key !== undefined) known.push([key, field]);
     try {
-      // Keys met already are not read again; inherited ones are left out, as the whole-value copy leaves them.
-      if (key !== undefined && !Object.hasOwn(read, key) && Object.hasOwn(object, key)) {
-        put(read, key, field === UNREAD ? readValue(object, key) : field);
+      // Own keys only, as the whole-value copy takes them; a key met already is not read again.
+      const read: Record<string, unknown> = {};
+      for (const [name, value] of known) {
+        if (Object.hasOwn(object, name)) put(read, name, value === UNREAD ? readValue(object, name) : value);
       }
       for (const rest in object) {
         if (!Object.hasOwn(read, rest) && Object.hasOwn(object, rest)) {
           put(read, rest, readValue(object, rest));
         }
       }
-      for (const known of keys.slice(0, n)) if (!Object.hasOwn(object, known)) delete read[known];
       this.read = read;
     } catch {
       this.read = undefined; // A Proxy's traps threw: the whole-value copy deals with it.
